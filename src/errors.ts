@@ -1,0 +1,173 @@
+/**
+ * Errors created by breakwater. Every one extends {@link BreakwaterError} and carries a
+ * stable `code`, so callers can branch on `error.code` without `instanceof` (which fails
+ * when two copies of breakwater are installed side by side).
+ *
+ * @module
+ */
+
+/** The brand that marks breakwater's errors across duplicate installs. */
+const BRAND = Symbol.for('breakwater.error');
+
+/** Every `code` a {@link BreakwaterError} may carry. */
+export type BreakwaterErrorCode =
+  | 'BREAKWATER_CIRCUIT_OPEN'
+  | 'BREAKWATER_DEADLINE_EXCEEDED'
+  | 'BREAKWATER_ATTEMPT_TIMEOUT'
+  | 'BREAKWATER_BULKHEAD_FULL'
+  | 'BREAKWATER_INVALID_OPTIONS';
+
+/**
+ * Base class of every error breakwater creates.
+ *
+ * `cause` holds the underlying failure where there is one (for example the last attempt's
+ * error when the deadline expired).
+ */
+export class BreakwaterError extends Error {
+  /** Stable, machine-readable code. */
+  readonly code: BreakwaterErrorCode;
+
+  constructor(code: BreakwaterErrorCode, message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.code = code;
+  }
+}
+Object.defineProperty(BreakwaterError.prototype, BRAND, { value: true });
+Object.defineProperty(BreakwaterError.prototype, 'name', {
+  value: 'BreakwaterError',
+  writable: true,
+  configurable: true,
+});
+
+/**
+ * True when `error` was created by breakwater, whichever copy of the package created it.
+ *
+ * @example
+ * ```ts
+ * import { circuitBreaker, isBreakwaterError, policy } from 'breakwater';
+ * const orders = policy({ circuitBreaker: circuitBreaker() });
+ * try {
+ *   await orders.execute(work);
+ * } catch (error) {
+ *   if (isBreakwaterError(error) && error.code === 'BREAKWATER_CIRCUIT_OPEN') serveFromCache();
+ *   else throw error;
+ * }
+ * ```
+ */
+export function isBreakwaterError(error: unknown): error is BreakwaterError {
+  return (
+    typeof error === 'object' &&
+    error !== null &&
+    (error as Record<symbol, unknown>)[BRAND] === true &&
+    typeof (error as { code?: unknown }).code === 'string'
+  );
+}
+
+/**
+ * Builds an error without capturing a stack trace. Rejections on hot paths (an open
+ * breaker, a full bulkhead) happen thousands of times a second while a dependency is
+ * down; their stack says nothing useful (they are created inside breakwater) and capturing
+ * it costs microseconds.
+ */
+function withoutStack<E>(make: () => E): E {
+  const limit = Error.stackTraceLimit;
+  Error.stackTraceLimit = 0;
+  try {
+    return make();
+  } finally {
+    Error.stackTraceLimit = limit;
+  }
+}
+
+/**
+ * An attempt was refused because the circuit breaker is open (or half-open with all its
+ * probes in flight, or isolated). Never retried by the same `execute`.
+ */
+export class CircuitOpenError extends BreakwaterError {
+  /** Milliseconds until the breaker lets a probe through; `Infinity` when isolated. */
+  readonly retryAfterMs: number;
+  /** The breaker key, for a keyed breaker. */
+  readonly key: string | undefined;
+
+  constructor(retryAfterMs: number, key?: string, options?: { cause?: unknown }) {
+    super(
+      'BREAKWATER_CIRCUIT_OPEN',
+      key === undefined ? 'Circuit breaker is open' : `Circuit breaker is open for ${key}`,
+      options,
+    );
+    this.retryAfterMs = retryAfterMs;
+    this.key = key;
+  }
+
+  /** @internal Creates the error without a stack trace (hot path). */
+  static fast(retryAfterMs: number, key: string | undefined, cause: unknown): CircuitOpenError {
+    return withoutStack(
+      () => new CircuitOpenError(retryAfterMs, key, cause === undefined ? undefined : { cause }),
+    );
+  }
+}
+setName(CircuitOpenError, 'CircuitOpenError');
+
+/** The operation's deadline passed. `cause` is the last attempt's error, if there was one. */
+export class DeadlineExceededError extends BreakwaterError {
+  /** The deadline that passed, in ms since the epoch. */
+  readonly deadline: number;
+
+  constructor(deadline: number, options?: { cause?: unknown }) {
+    super('BREAKWATER_DEADLINE_EXCEEDED', 'Deadline exceeded', options);
+    this.deadline = deadline;
+  }
+}
+setName(DeadlineExceededError, 'DeadlineExceededError');
+
+/**
+ * One attempt ran longer than `attemptTimeout`. The attempt's signal is aborted with this
+ * error; the attempt counts as a failure and may be retried.
+ */
+export class AttemptTimeoutError extends BreakwaterError {
+  /** The attempt timeout, in ms. */
+  readonly timeoutMs: number;
+
+  constructor(timeoutMs: number) {
+    super('BREAKWATER_ATTEMPT_TIMEOUT', `Attempt timed out after ${timeoutMs} ms`);
+    this.timeoutMs = timeoutMs;
+  }
+}
+setName(AttemptTimeoutError, 'AttemptTimeoutError');
+
+/** The bulkhead was full (and its queue, if any, too). */
+export class BulkheadRejectedError extends BreakwaterError {
+  readonly maxConcurrent: number;
+  readonly maxQueue: number;
+
+  constructor(maxConcurrent: number, maxQueue: number) {
+    super('BREAKWATER_BULKHEAD_FULL', `Bulkhead full: ${maxConcurrent} running, ${maxQueue} queued at most`);
+    this.maxConcurrent = maxConcurrent;
+    this.maxQueue = maxQueue;
+  }
+
+  /** @internal Creates the error without a stack trace (hot path). */
+  static fast(maxConcurrent: number, maxQueue: number): BulkheadRejectedError {
+    return withoutStack(() => new BulkheadRejectedError(maxConcurrent, maxQueue));
+  }
+}
+setName(BulkheadRejectedError, 'BulkheadRejectedError');
+
+/**
+ * An option passed to a breakwater factory is invalid. Thrown at construction, never
+ * during a call. The message names the option, what is allowed and what was given.
+ */
+export class InvalidOptionsError extends BreakwaterError {
+  /** Dotted path of the offending option, e.g. `retry.maxAttempts`. */
+  readonly option: string;
+
+  constructor(option: string, message: string) {
+    super('BREAKWATER_INVALID_OPTIONS', message);
+    this.option = option;
+  }
+}
+setName(InvalidOptionsError, 'InvalidOptionsError');
+
+function setName(ctor: { prototype: object }, name: string): void {
+  Object.defineProperty(ctor.prototype, 'name', { value: name, writable: true, configurable: true });
+}

@@ -1,0 +1,678 @@
+/**
+ * The per-call state machine behind `Policy.execute`. A policy stays immutable; all the
+ * mutable state of one operation (attempt number, timers, the breaker permit, the last
+ * error) lives here and is released when the operation settles.
+ *
+ * The happy path is one async function awaiting the user's promise. Only when something
+ * can interrupt an attempt from outside (a deadline, an attempt timeout, a caller's
+ * signal) is the attempt's promise wrapped in a promise that timers can reject.
+ *
+ * @internal
+ * @module
+ */
+import type { CircuitBreaker, CircuitState } from './breaker/circuit-breaker.js';
+import type { LaneEntry } from './deadline.js';
+import { AttemptTimeoutError, DeadlineExceededError, InvalidOptionsError } from './errors.js';
+import type { AttemptOutcome, RetryRefusedReason } from './events.js';
+import type { AttemptContext, ExecuteOptions, PolicyImpl, RetryOn } from './policy.js';
+import { isRetryableByDefault } from './retry/classify.js';
+
+const DEFAULT_KEY = 'default';
+
+/** One attempt: the context handed to the user's function, and an attempt-timeout entry. */
+class Attempt implements AttemptContext, LaneEntry {
+  readonly #exec: Execution<unknown>;
+  readonly attempt: number;
+  readonly attemptDeadline: number | undefined;
+  #controller: AbortController | undefined = undefined;
+  #abortReason: unknown = undefined;
+  /** Rejects the promise the execution awaits for this attempt (when it races). */
+  reject: ((reason: unknown) => void) | undefined = undefined;
+  /** Set when the attempt timeout fired. */
+  timedOut = false;
+  /** Breaker permit (≥ 0), or -1 without a breaker. */
+  permit = -1;
+  startedAt: number;
+  /** A timer of its own when the attempt could not join the policy's lane. */
+  ownTimer: unknown = undefined;
+  // LaneEntry
+  timerAt = 0;
+  timerDone = true;
+
+  constructor(
+    exec: Execution<unknown>,
+    attempt: number,
+    startedAt: number,
+    attemptDeadline: number | undefined,
+  ) {
+    this.#exec = exec;
+    this.attempt = attempt;
+    this.startedAt = startedAt;
+    this.attemptDeadline = attemptDeadline;
+  }
+
+  get signal(): AbortSignal {
+    if (this.#controller === undefined) {
+      this.#controller = new AbortController();
+      if (this.#abortReason !== undefined) this.#controller.abort(this.#abortReason);
+    }
+    return this.#controller.signal;
+  }
+
+  get deadline(): number | undefined {
+    return this.#exec.deadline;
+  }
+
+  get idempotencyKey(): string | undefined {
+    return this.#exec.idempotencyKey();
+  }
+
+  get key(): string | undefined {
+    return this.#exec.key;
+  }
+
+  remaining(): number {
+    const deadline = this.#exec.deadline;
+    if (deadline === undefined) return Number.POSITIVE_INFINITY;
+    const left = deadline - this.#exec.now();
+    return Math.max(left, 0);
+  }
+
+  /** Aborts the attempt's signal (now, or when it is first read). */
+  abort(reason: unknown): void {
+    if (this.#abortReason !== undefined) return;
+    this.#abortReason = reason;
+    this.#controller?.abort(reason);
+  }
+
+  /** The attempt timeout fired. */
+  onTimer(): void {
+    this.#exec.attemptTimedOut(this);
+  }
+}
+
+/** Why the operation stopped from outside an attempt (deadline or caller abort). */
+interface Stop {
+  readonly error: unknown;
+}
+
+/** @internal */
+export class Execution<T> implements LaneEntry {
+  readonly #policy: PolicyImpl;
+  readonly #fn: (context: AttemptContext) => T | PromiseLike<T>;
+  readonly #options: ExecuteOptions | undefined;
+  readonly key: string | undefined;
+  deadline: number | undefined;
+  #startedAt = 0;
+  #attempts = 0;
+  #breaker: CircuitBreaker | undefined = undefined;
+  #current: Attempt | undefined = undefined;
+  #stop: Stop | undefined = undefined;
+  /** Rejects whatever the execution is waiting on between attempts (backoff, bulkhead queue). */
+  #interruptWait: ((reason: unknown) => void) | undefined = undefined;
+  #waitTimer: unknown = undefined;
+  #ownDeadlineTimer: unknown = undefined;
+  #onAbort: (() => void) | undefined = undefined;
+  #generatedKey: string | undefined = undefined;
+  // LaneEntry (the deadline)
+  timerAt = 0;
+  timerDone = true;
+
+  constructor(
+    policy: PolicyImpl,
+    fn: (context: AttemptContext) => T | PromiseLike<T>,
+    options: ExecuteOptions | undefined,
+  ) {
+    this.#policy = policy;
+    this.#fn = fn;
+    this.#options = options;
+    this.key = options?.key;
+    this.deadline = options?.deadline;
+  }
+
+  now(): number {
+    return this.#policy.config.clock.now();
+  }
+
+  idempotencyKey(): string | undefined {
+    const own = this.#options?.idempotencyKey;
+    if (own !== undefined) return own;
+    const generate = this.#policy.config.generateKey;
+    if (generate === undefined) return undefined;
+    this.#generatedKey ??= generate();
+    return this.#generatedKey;
+  }
+
+  /** Runs the operation. Never throws synchronously. */
+  start(): Promise<T> {
+    if (typeof this.#fn !== 'function') {
+      return Promise.reject(
+        new InvalidOptionsError('fn', `execute(fn) needs a function; got ${typeof this.#fn}`),
+      );
+    }
+    const options = this.#options;
+    if (options === undefined)
+      return this.#policy.simple() ? this.#runFast() : this.#run(undefined, undefined);
+    try {
+      checkOptions(options);
+    } catch (error) {
+      return Promise.reject(error);
+    }
+    if (options.signal?.aborted) return Promise.reject(options.signal.reason);
+    if (options.signal === undefined && options.deadline === undefined && this.#policy.simple())
+      return this.#runFast();
+    return this.#run(undefined, undefined);
+  }
+
+  /**
+   * The first attempt of an operation that nothing can interrupt (no deadline, timeout,
+   * signal, bulkhead or listener): the user's promise is chained, not awaited, and a
+   * failure hands over to the general loop.
+   */
+  #runFast(): Promise<T> {
+    const cfg = this.#policy.config;
+    const breaker =
+      cfg.keyedBreaker !== undefined ? cfg.keyedBreaker.get(this.key ?? DEFAULT_KEY) : cfg.breaker;
+    this.#breaker = breaker;
+    cfg.budget?.onRequest();
+    this.#attempts = 1;
+    let attempt: Attempt;
+    try {
+      attempt = this.#startAttempt(1, 0, undefined);
+    } catch (rejection) {
+      return Promise.reject(rejection);
+    }
+    let result: T | PromiseLike<T>;
+    try {
+      result = this.#fn(attempt);
+    } catch (error) {
+      return this.#run(attempt, error);
+    }
+    const onFailure = (error: unknown): Promise<T> => this.#run(attempt, error);
+    if (breaker === undefined && cfg.budget?.kind !== 'tokens') {
+      return Promise.resolve(result).then(undefined, onFailure);
+    }
+    return Promise.resolve(result).then((value) => {
+      this.#endAttempt(attempt, undefined, 'success');
+      return value;
+    }, onFailure);
+  }
+
+  /**
+   * The general loop. `resume` is a first attempt that failed on the fast path with
+   * `resumeError`; everything the fast path set up is already in place.
+   */
+  async #run(resume: Attempt | undefined, resumeError: unknown): Promise<T> {
+    const policy = this.#policy;
+    const cfg = policy.config;
+    const signal = this.#options?.signal;
+    const clock = cfg.clock;
+    const timed =
+      this.deadline !== undefined || cfg.deadline !== undefined || cfg.attemptTimeout !== undefined;
+    const racing = timed || signal !== undefined;
+    let now = resume !== undefined ? clock.now() : timed || policy.emit !== undefined ? clock.now() : 0;
+    let holdsBulkhead = false;
+    const bulkhead = cfg.bulkhead;
+    try {
+      if (resume === undefined) {
+        this.#startedAt = now;
+        if (cfg.deadline !== undefined) {
+          const own = now + cfg.deadline;
+          if (this.deadline === undefined || own < this.deadline) this.deadline = own;
+        }
+        const deadline = this.deadline;
+        if (deadline !== undefined) {
+          if (deadline <= now) {
+            this.#emitDeadline(now);
+            throw new DeadlineExceededError(deadline);
+          }
+          this.timerAt = deadline;
+          if (!policy.deadlineLane.add(this)) {
+            this.#ownDeadlineTimer = clock.setTimeout(() => this.onTimer(), deadline - now);
+          }
+        }
+        if (signal !== undefined) {
+          this.#onAbort = () => this.#abortedByCaller();
+          signal.addEventListener('abort', this.#onAbort, { once: true });
+        }
+        this.#breaker =
+          cfg.keyedBreaker !== undefined ? cfg.keyedBreaker.get(this.key ?? DEFAULT_KEY) : cfg.breaker;
+        cfg.budget?.onRequest();
+        if (bulkhead !== undefined) {
+          if (!bulkhead.tryAcquire()) {
+            await this.#queueForBulkhead(now);
+            this.#throwIfStopped();
+            now = clock.now();
+          }
+          holdsBulkhead = true;
+        }
+      }
+      const deadline = this.deadline;
+      let attempt = resume;
+      let error: unknown = resumeError;
+      let failed = resume !== undefined;
+      let lastError: unknown;
+      let previousDelay = 0;
+      for (;;) {
+        if (!failed) {
+          if (this.#attempts > 0) {
+            now = clock.now();
+            if (deadline !== undefined && now >= deadline) {
+              // The wait ended at the deadline: only a late timer gets here.
+              this.#emitDeadline(now);
+              throw new DeadlineExceededError(deadline, { cause: lastError });
+            }
+          }
+          const number = ++this.#attempts;
+          const current = this.#startAttempt(number, now, number > 1 ? lastError : undefined);
+          attempt = current;
+          let value: T;
+          try {
+            const result = this.#fn(current);
+            value = racing ? await race(current, result) : await result;
+          } catch (attemptError) {
+            this.#throwIfStopped();
+            error = attemptError;
+            failed = true;
+          }
+          if (!failed) {
+            this.#endAttempt(current, undefined, 'success');
+            if (policy.emit !== undefined) this.#emitEnd(true, undefined);
+            // biome-ignore lint/style/noNonNullAssertion: assigned whenever failed is false
+            return value!;
+          }
+        }
+        const failedAttempt = attempt as Attempt;
+        now = this.#endAttempt(failedAttempt, error, failedAttempt.timedOut ? 'timeout' : 'failure');
+        lastError = error;
+        const delay = this.#decide(failedAttempt, error, now, previousDelay);
+        if (delay < 0) throw error;
+        previousDelay = delay;
+        await this.#sleep(delay);
+        this.#throwIfStopped();
+        failed = false;
+      }
+    } catch (error) {
+      if (policy.emit !== undefined) this.#emitEnd(false, error);
+      throw error;
+    } finally {
+      this.#cleanup();
+      if (holdsBulkhead) bulkhead?.release();
+    }
+  }
+
+  #throwIfStopped(): void {
+    const stop = this.#stop;
+    if (stop !== undefined) throw stop.error;
+  }
+
+  /** Asks the breaker, arms the attempt timeout, and builds the attempt's context. */
+  #startAttempt(number: number, now: number, lastError: unknown): Attempt {
+    const policy = this.#policy;
+    const cfg = policy.config;
+    const emit = policy.emit;
+    const breaker = this.#breaker;
+    let permit = -1;
+    if (breaker !== undefined) {
+      const from = emit === undefined ? undefined : breaker.current;
+      permit = breaker.acquire();
+      if (from !== undefined) this.#emitCircuitChange(breaker, from, now);
+      if (permit < 0) {
+        if (emit !== undefined) {
+          emit({
+            type: 'circuit-rejected',
+            policy: cfg.name,
+            at: now,
+            attempt: number,
+            key: this.key,
+            retryAfterMs: breaker.retryAfterMs(),
+          });
+        }
+        throw breaker.rejection(lastError);
+      }
+    }
+    const timeout = cfg.attemptTimeout;
+    const deadline = this.deadline;
+    let attemptDeadline = deadline;
+    if (timeout !== undefined && (deadline === undefined || now + timeout < deadline)) {
+      attemptDeadline = now + timeout;
+    }
+    const started = breaker?.measuresDuration === true && now === 0 ? cfg.clock.now() : now;
+    const attempt = new Attempt(this as Execution<unknown>, number, started, attemptDeadline);
+    attempt.permit = permit;
+    this.#current = attempt;
+    if (timeout !== undefined) {
+      attempt.timerAt = now + timeout;
+      if (!policy.attemptLane.add(attempt)) {
+        // Out of order (the clock stepped back): a timer of its own.
+        attempt.timerDone = false;
+        attempt.ownTimer = cfg.clock.setTimeout(() => {
+          if (!attempt.timerDone) {
+            attempt.timerDone = true;
+            this.attemptTimedOut(attempt);
+          }
+        }, timeout);
+      }
+    }
+    if (emit !== undefined)
+      emit({ type: 'attempt-start', policy: cfg.name, at: now, attempt: number, key: this.key });
+    return attempt;
+  }
+
+  /** Books the end of an attempt (breaker, budget, events); returns the current time. */
+  #endAttempt(attempt: Attempt, error: unknown, outcome: AttemptOutcome): number {
+    const policy = this.#policy;
+    const cfg = policy.config;
+    this.#current = undefined;
+    if (!attempt.timerDone) {
+      if (attempt.ownTimer !== undefined) {
+        attempt.timerDone = true;
+        cfg.clock.clearTimeout(attempt.ownTimer);
+      } else {
+        policy.attemptLane.remove(attempt);
+      }
+    }
+    const emit = policy.emit;
+    const breaker = this.#breaker;
+    const failed = outcome !== 'success';
+    // Time is read only when something needs it: a failure (deadline arithmetic), events,
+    // or a breaker with a slow-call rule.
+    const needsTime = failed || emit !== undefined || breaker?.measuresDuration === true;
+    const now = needsTime ? cfg.clock.now() : 0;
+    if (breaker !== undefined) {
+      const from = emit === undefined ? undefined : breaker.current;
+      if (outcome === 'aborted') breaker.release(attempt.permit);
+      else breaker.record(attempt.permit, error, failed, now - attempt.startedAt);
+      if (from !== undefined) this.#emitCircuitChange(breaker, from, now);
+    }
+    if (outcome !== 'aborted') {
+      if (failed) cfg.budget?.onFailure();
+      else cfg.budget?.onSuccess();
+    }
+    if (emit !== undefined) {
+      emit({
+        type: 'attempt-end',
+        policy: cfg.name,
+        at: now,
+        attempt: attempt.attempt,
+        key: this.key,
+        durationMs: now - attempt.startedAt,
+        outcome,
+        error,
+      });
+    }
+    return now;
+  }
+
+  /** After a failed attempt: the delay before the next one, or -1 to stop. */
+  #decide(attempt: Attempt, error: unknown, now: number, previousDelay: number): number {
+    const cfg = this.#policy.config;
+    let retry: boolean;
+    let hint: number | undefined;
+    const classify: RetryOn | undefined = this.#options?.retryOn ?? cfg.retryOn;
+    if (classify === undefined) {
+      retry = isRetryableByDefault(error);
+    } else {
+      let verdict: ReturnType<RetryOn>;
+      try {
+        verdict = classify(error, attempt);
+      } catch (classifyError) {
+        // A broken classifier must not hide the real failure: stop with it, report the bug.
+        queueMicrotask(() => {
+          throw classifyError;
+        });
+        return this.#refuse(attempt, error, 'not-retryable', now);
+      }
+      if (typeof verdict === 'object' && verdict !== null) {
+        retry = verdict.retry === true;
+        const after = verdict.after;
+        if (typeof after === 'number' && after >= 0 && after !== Number.POSITIVE_INFINITY) hint = after;
+      } else {
+        retry = verdict === true;
+      }
+    }
+    if (!retry) return this.#refuse(attempt, error, 'not-retryable', now);
+    if (attempt.attempt >= cfg.maxAttempts) return this.#refuse(attempt, error, 'max-attempts', now);
+    const breaker = this.#breaker;
+    if (breaker !== undefined) {
+      const state = breaker.state;
+      if (state === 'open' || state === 'isolated') return this.#refuse(attempt, error, 'circuit-open', now);
+    }
+    const maxDelay = cfg.backoff.maxDelay;
+    const delay =
+      hint !== undefined
+        ? hint < maxDelay
+          ? hint
+          : maxDelay
+        : cfg.backoff.delay(attempt.attempt, previousDelay, cfg.random);
+    const deadline = this.deadline;
+    if (deadline !== undefined && now + delay >= deadline)
+      return this.#refuse(attempt, error, 'deadline', now);
+    if (cfg.budget !== undefined && !cfg.budget.tryRetry(now))
+      return this.#refuse(attempt, error, 'budget', now);
+    const emit = this.#policy.emit;
+    if (emit !== undefined) {
+      emit({
+        type: 'retry-scheduled',
+        policy: cfg.name,
+        at: now,
+        attempt: attempt.attempt,
+        delayMs: delay,
+        reason: hint === undefined ? 'backoff' : 'server-hint',
+        error,
+      });
+    }
+    return delay;
+  }
+
+  #refuse(attempt: Attempt, error: unknown, reason: RetryRefusedReason, now: number): -1 {
+    const emit = this.#policy.emit;
+    if (emit !== undefined) {
+      emit({
+        type: 'retry-refused',
+        policy: this.#policy.config.name,
+        at: now,
+        attempt: attempt.attempt,
+        reason,
+        error,
+      });
+    }
+    return -1;
+  }
+
+  /** Waits `delay` ms between attempts; a deadline or the caller's abort cuts it short. */
+  #sleep(delay: number): Promise<void> {
+    return new Promise<void>((resolve, reject) => {
+      this.#interruptWait = reject;
+      this.#waitTimer = this.#policy.config.clock.setTimeout(() => {
+        this.#waitTimer = undefined;
+        this.#interruptWait = undefined;
+        resolve();
+      }, delay);
+    });
+  }
+
+  /** Waits for a bulkhead slot, or rejects at once when the queue is full too. */
+  #queueForBulkhead(now: number): Promise<void> {
+    const bulkhead = this.#policy.config.bulkhead;
+    return new Promise<void>((resolve, reject) => {
+      if (bulkhead === undefined) return resolve();
+      const cancel = bulkhead.enqueue(() => {
+        this.#interruptWait = undefined;
+        resolve();
+      });
+      if (cancel === undefined) {
+        const emit = this.#policy.emit;
+        if (emit !== undefined) {
+          emit({
+            type: 'bulkhead-rejected',
+            policy: this.#policy.config.name,
+            at: now,
+            active: bulkhead.active,
+            queued: bulkhead.queued,
+          });
+        }
+        reject(bulkhead.rejection());
+        return;
+      }
+      this.#interruptWait = (reason) => {
+        cancel();
+        reject(reason);
+      };
+    });
+  }
+
+  /** The attempt timeout fired. */
+  attemptTimedOut(attempt: Attempt): void {
+    if (this.#current !== attempt) return;
+    const error = new AttemptTimeoutError(this.#policy.config.attemptTimeout ?? 0);
+    attempt.timedOut = true;
+    attempt.abort(error);
+    attempt.reject?.(error);
+  }
+
+  /** The deadline passed. */
+  onTimer(): void {
+    if (this.#stop !== undefined) return;
+    const now = this.now();
+    const deadline = this.deadline ?? now;
+    const attempt = this.#current;
+    const error = new DeadlineExceededError(deadline);
+    if (attempt !== undefined) {
+      // The dependency did not answer in time: that counts against it.
+      this.#endAttempt(attempt, error, 'deadline');
+      attempt.abort(error);
+    }
+    this.#emitDeadline(now);
+    this.#halt(error, attempt);
+  }
+
+  #abortedByCaller(): void {
+    if (this.#stop !== undefined) return;
+    const reason = this.#options?.signal?.reason;
+    const attempt = this.#current;
+    if (attempt !== undefined) {
+      this.#endAttempt(attempt, reason, 'aborted');
+      attempt.abort(reason);
+    }
+    this.#halt(reason, attempt);
+  }
+
+  /** Stops the operation from outside: whatever it awaits rejects with `error`. */
+  #halt(error: unknown, attempt: Attempt | undefined): void {
+    this.#stop = { error };
+    attempt?.reject?.(error);
+    const interrupt = this.#interruptWait;
+    if (interrupt !== undefined) {
+      this.#interruptWait = undefined;
+      interrupt(error);
+    }
+  }
+
+  /** Releases the timers and the listener the call holds. */
+  #cleanup(): void {
+    const policy = this.#policy;
+    if (!this.timerDone) {
+      policy.deadlineLane.remove(this);
+    } else if (this.#ownDeadlineTimer !== undefined) {
+      policy.config.clock.clearTimeout(this.#ownDeadlineTimer);
+      this.#ownDeadlineTimer = undefined;
+    }
+    if (this.#waitTimer !== undefined) {
+      policy.config.clock.clearTimeout(this.#waitTimer);
+      this.#waitTimer = undefined;
+    }
+    if (this.#onAbort !== undefined) {
+      this.#options?.signal?.removeEventListener('abort', this.#onAbort);
+      this.#onAbort = undefined;
+    }
+    this.#interruptWait = undefined;
+    this.#stop ??= { error: undefined }; // late timers and aborts find the operation over
+  }
+
+  #emitDeadline(now: number): void {
+    const emit = this.#policy.emit;
+    if (emit === undefined) return;
+    emit({
+      type: 'deadline-exceeded',
+      policy: this.#policy.config.name,
+      at: now,
+      attempt: this.#attempts,
+      deadline: this.deadline ?? now,
+      elapsedMs: now - this.#startedAt,
+    });
+  }
+
+  #emitEnd(success: boolean, error: unknown): void {
+    const emit = this.#policy.emit;
+    if (emit === undefined) return;
+    const now = this.now();
+    emit({
+      type: 'operation-end',
+      policy: this.#policy.config.name,
+      at: now,
+      attempts: this.#attempts,
+      durationMs: now - this.#startedAt,
+      outcome: success ? 'success' : 'failure',
+      error,
+    });
+  }
+
+  #emitCircuitChange(breaker: CircuitBreaker, from: CircuitState, now: number): void {
+    const to = breaker.current;
+    const emit = this.#policy.emit;
+    if (emit === undefined || to === from) return;
+    emit({
+      type: 'circuit-state-change',
+      policy: this.#policy.config.name,
+      at: now,
+      from,
+      to,
+      key: this.key,
+    });
+  }
+}
+
+/**
+ * Awaitable for one attempt that a timer can reject: settles with the user's result, or
+ * with whatever `attempt.reject` is called with first.
+ */
+function race<T>(attempt: Attempt, result: T | PromiseLike<T>): Promise<T> {
+  return new Promise<T>((resolve, reject) => {
+    attempt.reject = reject;
+    if (
+      result !== null &&
+      typeof result === 'object' &&
+      typeof (result as PromiseLike<T>).then === 'function'
+    ) {
+      (result as PromiseLike<T>).then(resolve, reject);
+    } else {
+      resolve(result);
+    }
+  });
+}
+
+function checkOptions(options: ExecuteOptions): void {
+  const { deadline, signal, idempotencyKey, key } = options;
+  if (deadline !== undefined && (typeof deadline !== 'number' || Number.isNaN(deadline))) {
+    throw new InvalidOptionsError(
+      'deadline',
+      `execute options.deadline must be a number (ms since the epoch); got ${String(deadline)}`,
+    );
+  }
+  if (
+    signal !== undefined &&
+    (typeof signal !== 'object' || signal === null || typeof signal.addEventListener !== 'function')
+  ) {
+    throw new InvalidOptionsError('signal', 'execute options.signal must be an AbortSignal');
+  }
+  if (idempotencyKey !== undefined && (typeof idempotencyKey !== 'string' || idempotencyKey.length === 0)) {
+    throw new InvalidOptionsError(
+      'idempotencyKey',
+      'execute options.idempotencyKey must be a non-empty string',
+    );
+  }
+  if (key !== undefined && typeof key !== 'string') {
+    throw new InvalidOptionsError('key', 'execute options.key must be a string');
+  }
+}

@@ -1,0 +1,87 @@
+/**
+ * breakwater: client-side resilience for Node.js services.
+ *
+ * @packageDocumentation
+ */
+import { constant, custom, exponential } from './retry/backoff.js';
+
+export {
+  type CircuitBreaker,
+  type CircuitBreakerOptions,
+  type CircuitBreakerSnapshot,
+  type CircuitState,
+  type CircuitStateChange,
+  type CircuitStateListener,
+  circuitBreaker,
+  type WindowOptions,
+} from './breaker/circuit-breaker.js';
+export {
+  type KeyedCircuitBreaker,
+  type KeyedCircuitBreakerOptions,
+  keyedCircuitBreaker,
+} from './breaker/keyed.js';
+export { type Bulkhead, type BulkheadOptions, bulkhead } from './bulkhead.js';
+export { type Clock, systemClock, type TimerHandle } from './clock.js';
+export {
+  AttemptTimeoutError,
+  BreakwaterError,
+  type BreakwaterErrorCode,
+  BulkheadRejectedError,
+  CircuitOpenError,
+  DeadlineExceededError,
+  InvalidOptionsError,
+  isBreakwaterError,
+} from './errors.js';
+export type {
+  AttemptEndEvent,
+  AttemptOutcome,
+  AttemptStartEvent,
+  BreakwaterEvent,
+  BulkheadRejectedEvent,
+  CircuitRejectedEvent,
+  CircuitStateChangeEvent,
+  DeadlineExceededEvent,
+  EventListener,
+  OperationEndEvent,
+  RetryRefusedEvent,
+  RetryRefusedReason,
+  RetryScheduledEvent,
+} from './events.js';
+export { newIdempotencyKey } from './idempotency.js';
+export {
+  type AttemptContext,
+  type ExecuteOptions,
+  type Policy,
+  type PolicyConfig,
+  type PolicyOptions,
+  policy,
+  type RetryOn,
+  type RetryOptions,
+} from './policy.js';
+export type {
+  Backoff,
+  BackoffFunction,
+  ConstantBackoffOptions,
+  CustomBackoffOptions,
+  ExponentialBackoffOptions,
+  Jitter,
+} from './retry/backoff.js';
+export {
+  type RatioBudgetOptions,
+  type RetryBudget,
+  type RetryBudgetOptions,
+  retryBudget,
+  type TokenBudgetOptions,
+} from './retry/budget.js';
+export { isRetryableByDefault, type RetryDecision, type RetryVerdict } from './retry/classify.js';
+
+/**
+ * Backoff strategies: `backoff.exponential(options)`, `backoff.constant(delay)` and
+ * `backoff.custom(fn, options)`. A plain function `(retry, previousDelay) => ms` passed as
+ * `retry.backoff` is treated as `backoff.custom(fn)`.
+ */
+export const backoff: {
+  readonly exponential: typeof exponential;
+  readonly constant: typeof constant;
+  readonly custom: typeof custom;
+} = Object.freeze({ exponential, constant, custom });

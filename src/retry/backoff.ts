@@ -1,0 +1,233 @@
+/**
+ * Backoff strategies: pure functions from (retry number, previous delay, random source) to
+ * a delay. A strategy holds no per-call state, so one instance serves any number of
+ * concurrent operations.
+ *
+ * @module
+ */
+import { invalid, num, obj, oneOf, fn as validateFn } from '../validate.js';
+
+/** How randomness is mixed into an exponential delay. */
+export type Jitter = 'full' | 'equal' | 'decorrelated' | 'none';
+
+/**
+ * A backoff strategy.
+ *
+ * Every delay it returns lies in `[0, maxDelay]`; `maxDelay` also caps server hints
+ * (Retry-After, grpc-retry-pushback-ms) that replace the computed delay.
+ */
+export interface Backoff {
+  /** Upper bound of every delay, in ms, and the cap for server hints. */
+  readonly maxDelay: number;
+  /**
+   * The delay before retry number `retry` (1 = the first retry, i.e. before attempt 2).
+   *
+   * @param retry - 1-based retry number.
+   * @param previous - the delay used before the previous retry, 0 before the first.
+   * @param random - a source of uniform numbers in [0, 1); `Math.random` by default.
+   */
+  delay(retry: number, previous: number, random?: () => number): number;
+}
+
+/** Options of {@link exponential}. */
+export interface ExponentialBackoffOptions {
+  /**
+   * Delay before the first retry, before jitter, in ms.
+   * @default 100
+   */
+  initialDelay?: number;
+  /**
+   * Largest delay, in ms; also caps server hints.
+   * @default 10_000
+   */
+  maxDelay?: number;
+  /**
+   * Growth factor per retry: retry n waits up to `initialDelay * multiplier ** (n - 1)`.
+   * @default 2
+   */
+  multiplier?: number;
+  /**
+   * - `'full'`: uniform in [0, d] (AWS "full jitter"; spreads retries best).
+   * - `'equal'`: d/2 plus uniform in [0, d/2].
+   * - `'decorrelated'`: uniform in [initialDelay, 3 × previous delay], capped by maxDelay
+   *   (AWS "decorrelated jitter"; `multiplier` is not used).
+   * - `'none'`: exactly d.
+   *
+   * where d = min(maxDelay, initialDelay × multiplier^(n−1)).
+   * @default 'full'
+   */
+  jitter?: Jitter;
+}
+
+/** Options of {@link constant}. */
+export interface ConstantBackoffOptions {
+  /** Delay before every retry, in ms. */
+  delay: number;
+  /**
+   * Cap for server hints that replace the delay, in ms. At least `delay`.
+   * @default delay
+   */
+  maxDelay?: number;
+}
+
+/** Options of {@link custom}. */
+export interface CustomBackoffOptions {
+  /**
+   * Cap applied to the function's result and to server hints, in ms.
+   * @default 30_000
+   */
+  maxDelay?: number;
+}
+
+/** A delay function for {@link custom}: `(retry, previousDelay) => ms`. */
+export type BackoffFunction = (retry: number, previous: number) => number;
+
+const JITTERS: readonly Jitter[] = ['full', 'equal', 'decorrelated', 'none'];
+const MAX_DELAY_LIMIT = 2_147_483_647; // setTimeout's own limit (~24.8 days)
+
+class ExponentialBackoff implements Backoff {
+  readonly maxDelay: number;
+  readonly #initial: number;
+  readonly #multiplier: number;
+  readonly #jitter: Jitter;
+
+  constructor(initial: number, max: number, multiplier: number, jitter: Jitter) {
+    this.#initial = initial;
+    this.maxDelay = max;
+    this.#multiplier = multiplier;
+    this.#jitter = jitter;
+    Object.freeze(this);
+  }
+
+  delay(retry: number, previous: number, random: () => number = Math.random): number {
+    const initial = this.#initial;
+    const max = this.maxDelay;
+    if (this.#jitter === 'decorrelated') {
+      const upper = Math.min(max, Math.max(initial, previous * 3));
+      return Math.min(max, initial + random() * (upper - initial));
+    }
+    // initial × multiplier^(n−1), computed so that overflow saturates at max (0 × ∞ stays 0).
+    const grown = initial === 0 ? 0 : initial * this.#multiplier ** (retry - 1);
+    const capped = Math.min(grown, max);
+    switch (this.#jitter) {
+      case 'full':
+        return random() * capped;
+      case 'equal':
+        return capped / 2 + (random() * capped) / 2;
+      default:
+        return capped;
+    }
+  }
+}
+
+class ConstantBackoff implements Backoff {
+  readonly maxDelay: number;
+  readonly #delay: number;
+
+  constructor(delay: number, max: number) {
+    this.#delay = delay;
+    this.maxDelay = max;
+    Object.freeze(this);
+  }
+
+  delay(): number {
+    return this.#delay;
+  }
+}
+
+class CustomBackoff implements Backoff {
+  readonly maxDelay: number;
+  readonly #fn: BackoffFunction;
+
+  constructor(fn: BackoffFunction, max: number) {
+    this.#fn = fn;
+    this.maxDelay = max;
+    Object.freeze(this);
+  }
+
+  delay(retry: number, previous: number): number {
+    const value = this.#fn(retry, previous);
+    // A function that returns garbage must not produce a hot loop: NaN waits the longest.
+    if (typeof value !== 'number' || Number.isNaN(value)) return this.maxDelay;
+    return value <= 0 ? 0 : Math.min(value, this.maxDelay);
+  }
+}
+
+/**
+ * Exponential backoff with jitter.
+ *
+ * @example
+ * ```ts
+ * import { backoff } from 'breakwater';
+ * const strategy = backoff.exponential({ initialDelay: 50, maxDelay: 2_000, jitter: 'full' });
+ * ```
+ */
+export function exponential(options: ExponentialBackoffOptions = {}): Backoff {
+  const o = obj<ExponentialBackoffOptions>('backoff.exponential', options, [
+    'initialDelay',
+    'maxDelay',
+    'multiplier',
+    'jitter',
+  ]);
+  const initial = num('backoff.initialDelay', o?.initialDelay, 100, { min: 0, max: MAX_DELAY_LIMIT });
+  const max = num('backoff.maxDelay', o?.maxDelay, Math.max(10_000, initial), {
+    min: 0,
+    max: MAX_DELAY_LIMIT,
+  });
+  if (max < initial) {
+    invalid('backoff.maxDelay', `at least backoff.initialDelay (${initial})`, max);
+  }
+  const multiplier = num('backoff.multiplier', o?.multiplier, 2, { min: 1, max: 1_000 });
+  const jitter = oneOf('backoff.jitter', o?.jitter, 'full', JITTERS);
+  return new ExponentialBackoff(initial, max, multiplier, jitter);
+}
+
+/**
+ * The same delay before every retry.
+ *
+ * @example
+ * ```ts
+ * import { backoff } from 'breakwater';
+ * const strategy = backoff.constant(200); // or backoff.constant({ delay: 200, maxDelay: 5_000 })
+ * ```
+ */
+export function constant(options: number | ConstantBackoffOptions): Backoff {
+  const o =
+    typeof options === 'number'
+      ? { delay: options }
+      : obj<ConstantBackoffOptions>('backoff.constant', options, ['delay', 'maxDelay']);
+  if (o === undefined) return invalid('backoff.constant', 'a number or { delay }', options);
+  const delay = num('backoff.delay', o.delay, Number.NaN, { min: 0, max: MAX_DELAY_LIMIT });
+  if (Number.isNaN(delay)) invalid('backoff.delay', 'a number from 0 to 2147483647', o.delay);
+  const max = num('backoff.maxDelay', o.maxDelay, delay, { min: 0, max: MAX_DELAY_LIMIT });
+  if (max < delay) invalid('backoff.maxDelay', `at least backoff.delay (${delay})`, max);
+  return new ConstantBackoff(delay, max);
+}
+
+/**
+ * A backoff computed by your own function. Its result is clamped to `[0, maxDelay]`; a
+ * result that is not a number waits `maxDelay`.
+ *
+ * @example
+ * ```ts
+ * import { backoff } from 'breakwater';
+ * const linear = backoff.custom((retry) => retry * 100, { maxDelay: 1_000 });
+ * ```
+ */
+export function custom(fn: BackoffFunction, options: CustomBackoffOptions = {}): Backoff {
+  const f = validateFn<BackoffFunction>('backoff.custom', fn);
+  if (f === undefined) return invalid('backoff.custom', 'a function', fn);
+  const o = obj<CustomBackoffOptions>('backoff.custom', options, ['maxDelay']);
+  const max = num('backoff.maxDelay', o?.maxDelay, 30_000, { min: 0, max: MAX_DELAY_LIMIT });
+  return new CustomBackoff(f, max);
+}
+
+/** True when `value` looks like a {@link Backoff}. */
+export function isBackoff(value: unknown): value is Backoff {
+  return (
+    typeof value === 'object' &&
+    value !== null &&
+    typeof (value as Backoff).delay === 'function' &&
+    typeof (value as Backoff).maxDelay === 'number'
+  );
+}

@@ -1,0 +1,254 @@
+/**
+ * Retry budgets: shared objects that cap retries as a share of traffic, so that when a
+ * dependency fails, retries add a bounded amount of load instead of multiplying it.
+ *
+ * @module
+ */
+import { type Clock, systemClock } from '../clock.js';
+import { num, obj, requireNum } from '../validate.js';
+
+const mod = (n: number, m: number): number => ((n % m) + m) % m;
+
+/**
+ * A retry budget. One budget may be shared by several policies; it is consulted before
+ * every retry, never before a first attempt.
+ */
+export interface RetryBudget {
+  /** Which rule the budget applies. */
+  readonly kind: 'ratio' | 'tokens';
+  /** @internal An operation started (its first attempt). */
+  onRequest(): void;
+  /** @internal An attempt succeeded. */
+  onSuccess(): void;
+  /** @internal An attempt failed. */
+  onFailure(): void;
+  /** @internal Asks for one retry; true (and the retry is spent) when the budget allows it. */
+  tryRetry(now: number): boolean;
+  /** How many retries the budget would allow right now (a snapshot, for metrics). */
+  available(): number;
+}
+
+/** Options of the default, ratio-based budget (Finagle and the SRE book). */
+export interface RatioBudgetOptions {
+  /**
+   * Retries may be at most this share of the requests seen in the window.
+   * @default 0.1
+   */
+  ratio?: number;
+  /**
+   * A floor: this many retries per second are allowed even with little traffic.
+   * @default 10
+   */
+  minPerSecond?: number;
+  /**
+   * Length of the sliding window, in ms.
+   * @default 10_000
+   */
+  windowMs?: number;
+  /** Source of time. @default systemClock */
+  clock?: Clock;
+}
+
+/**
+ * Options of the token-bucket budget, identical to gRPC's `retryThrottling`: every failed
+ * attempt takes a token, every successful one returns `tokenRatio` tokens, and retries are
+ * allowed while more than `maxTokens / 2` tokens remain.
+ */
+export interface TokenBudgetOptions {
+  /** Size of the bucket; gRPC allows (0, 1000]. */
+  maxTokens: number;
+  /** Tokens returned per successful attempt; gRPC allows (0, 1] with 3 decimals. */
+  tokenRatio: number;
+}
+
+/** Options of {@link retryBudget}: ratio mode, or token mode when `maxTokens` is given. */
+export type RetryBudgetOptions = RatioBudgetOptions | TokenBudgetOptions;
+
+const BUCKETS = 10;
+/** Requests are folded into the window in batches, so most requests never read the clock. */
+const FOLD_EVERY = 32;
+
+/**
+ * Sliding window of (requests, retries) in 10 buckets with running sums, so every
+ * operation is O(1).
+ *
+ * To keep the promise "within any window of `windowMs` ending at a granted retry, retries
+ * ≤ ratio × requests + floor", the two sums cover different spans: requests are counted
+ * only in buckets that lie wholly inside the window (so none older than `windowMs`
+ * counts), retries in one bucket more (so every retry younger than `windowMs` counts).
+ */
+class RatioBudget implements RetryBudget {
+  readonly kind = 'ratio' as const;
+  readonly #ratio: number;
+  readonly #floor: number;
+  readonly #bucketMs: number;
+  readonly #clock: Clock;
+  // Ring of BUCKETS + 1 buckets; #epoch is the index (time / bucketMs) of the newest.
+  readonly #requests = new Float64Array(BUCKETS + 1);
+  readonly #retries = new Float64Array(BUCKETS + 1);
+  #epoch = Number.NEGATIVE_INFINITY;
+  #requestSum = 0; // newest BUCKETS buckets
+  #retrySum = 0; // all BUCKETS + 1 buckets
+  /** Requests not yet in a bucket, and the bucket they are booked to: the last fold's. */
+  #pending = 0;
+  #pendingEpoch: number;
+
+  constructor(ratio: number, minPerSecond: number, windowMs: number, clock: Clock) {
+    this.#ratio = ratio;
+    this.#floor = (minPerSecond * windowMs) / 1000;
+    this.#bucketMs = windowMs / BUCKETS;
+    this.#clock = clock;
+    this.#pendingEpoch = Math.floor(clock.now() / this.#bucketMs);
+  }
+
+  /**
+   * Books pending requests. They happened at some time since the last fold; booking them
+   * to the last fold's bucket makes them leave the window early, never late, so the
+   * budget errs on the side of fewer retries.
+   */
+  #fold(now: number): number {
+    const slot = this.#advance(now);
+    const pending = this.#pending;
+    if (pending > 0) {
+      this.#pending = 0;
+      const epoch = this.#pendingEpoch;
+      if (epoch > this.#epoch - BUCKETS && epoch <= this.#epoch) {
+        const s = mod(epoch, BUCKETS + 1);
+        this.#requests[s] = (this.#requests[s] ?? 0) + pending;
+        this.#requestSum += pending;
+      }
+    }
+    this.#pendingEpoch = this.#epoch;
+    return slot;
+  }
+
+  #advance(now: number): number {
+    const epoch = Math.floor(now / this.#bucketMs);
+    const behind = epoch - this.#epoch;
+    if (behind <= 0) return mod(this.#epoch, BUCKETS + 1); // same bucket, or a clock that stepped back
+    if (behind > BUCKETS) {
+      this.#requests.fill(0);
+      this.#retries.fill(0);
+      this.#requestSum = 0;
+      this.#retrySum = 0;
+    } else {
+      for (let e = this.#epoch + 1; e <= epoch; e++) {
+        // The bucket of epoch e − BUCKETS leaves the request span; the one of e − BUCKETS − 1
+        // (the slot e reuses) leaves the retry span.
+        this.#requestSum -= this.#requests[mod(e - BUCKETS, BUCKETS + 1)] ?? 0;
+        const slot = mod(e, BUCKETS + 1);
+        this.#retrySum -= this.#retries[slot] ?? 0;
+        this.#requests[slot] = 0;
+        this.#retries[slot] = 0;
+      }
+    }
+    this.#epoch = epoch;
+    return mod(epoch, BUCKETS + 1);
+  }
+
+  onRequest(): void {
+    if (++this.#pending >= FOLD_EVERY) this.#fold(this.#clock.now());
+  }
+
+  onSuccess(): void {}
+  onFailure(): void {}
+
+  tryRetry(now: number): boolean {
+    const slot = this.#fold(now);
+    if (this.#retrySum + 1 > this.#ratio * this.#requestSum + this.#floor) return false;
+    this.#retries[slot] = (this.#retries[slot] ?? 0) + 1;
+    this.#retrySum++;
+    return true;
+  }
+
+  available(): number {
+    this.#fold(this.#clock.now());
+    return Math.max(0, Math.floor(this.#ratio * this.#requestSum + this.#floor - this.#retrySum));
+  }
+}
+
+class TokenBudget implements RetryBudget {
+  readonly kind = 'tokens' as const;
+  readonly #max: number;
+  readonly #ratio: number;
+  #tokens: number;
+
+  constructor(maxTokens: number, tokenRatio: number) {
+    this.#max = maxTokens;
+    this.#ratio = tokenRatio;
+    this.#tokens = maxTokens;
+  }
+
+  onRequest(): void {}
+
+  onSuccess(): void {
+    const next = this.#tokens + this.#ratio;
+    this.#tokens = Math.min(next, this.#max);
+  }
+
+  onFailure(): void {
+    const next = this.#tokens - 1;
+    this.#tokens = Math.max(next, 0);
+  }
+
+  tryRetry(): boolean {
+    return this.#tokens > this.#max / 2;
+  }
+
+  available(): number {
+    return this.#tokens > this.#max / 2 ? Number.POSITIVE_INFINITY : 0;
+  }
+
+  /** Current token count (for tests and metrics). */
+  get tokens(): number {
+    return this.#tokens;
+  }
+}
+
+/**
+ * Creates a retry budget to share between policies.
+ *
+ * With no options: retries may be at most 10% of requests plus 10 retries per second,
+ * over a sliding 10 s window. With `{ maxTokens, tokenRatio }`: gRPC's retryThrottling.
+ *
+ * @example
+ * ```ts
+ * import { retryBudget } from 'breakwater';
+ * const shared = retryBudget({ ratio: 0.2, minPerSecond: 5 });
+ * const grpcStyle = retryBudget({ maxTokens: 10, tokenRatio: 0.1 });
+ * ```
+ */
+export function retryBudget(options: RetryBudgetOptions = {}): RetryBudget {
+  if (typeof options === 'object' && options !== null && 'maxTokens' in options) {
+    const o = obj<TokenBudgetOptions>('retryBudget', options, ['maxTokens', 'tokenRatio']);
+    const maxTokens = requireNum('retryBudget.maxTokens', o?.maxTokens, {
+      min: 0,
+      exclusiveMin: true,
+      max: 1000,
+    });
+    const tokenRatio = requireNum('retryBudget.tokenRatio', o?.tokenRatio, {
+      min: 0,
+      exclusiveMin: true,
+      max: 1,
+    });
+    return new TokenBudget(maxTokens, tokenRatio);
+  }
+  const o = obj<RatioBudgetOptions>('retryBudget', options, ['ratio', 'minPerSecond', 'windowMs', 'clock']);
+  const ratio = num('retryBudget.ratio', o?.ratio, 0.1, { min: 0, max: 1000 });
+  const minPerSecond = num('retryBudget.minPerSecond', o?.minPerSecond, 10, { min: 0, max: 1e9 });
+  const windowMs = num('retryBudget.windowMs', o?.windowMs, 10_000, {
+    min: 10,
+    max: 86_400_000,
+  });
+  return new RatioBudget(ratio, minPerSecond, windowMs, o?.clock ?? systemClock);
+}
+
+/** True when `value` is a {@link RetryBudget}. */
+export function isRetryBudget(value: unknown): value is RetryBudget {
+  return (
+    typeof value === 'object' &&
+    value !== null &&
+    typeof (value as RetryBudget).tryRetry === 'function' &&
+    typeof (value as RetryBudget).onRequest === 'function'
+  );
+}
