@@ -64,19 +64,31 @@ export function isBreakwaterError(error: unknown): error is BreakwaterError {
 }
 
 /**
- * Builds an error without capturing a stack trace. Rejections on hot paths (an open
- * breaker, a full bulkhead) happen thousands of times a second while a dependency is
- * down; their stack says nothing useful (they are created inside breakwater) and capturing
- * it costs microseconds.
+ * Builds a rejection for a hot path (an open breaker, a full bulkhead) without running the
+ * Error constructor. While a dependency is down these happen thousands of times a second;
+ * a native Error costs about 0.4 µs to construct even with no stack trace captured, and
+ * its stack would only show breakwater's internals. The object has the class's prototype,
+ * so `instanceof`, `name`, `message`, `code` and `cause` behave as usual and
+ * `util.inspect` prints it as an error; it is not a native error
+ * (`util.types.isNativeError()` is false) and its `stack` is just its first line.
  */
-function withoutStack<E>(make: () => E): E {
-  const limit = Error.stackTraceLimit;
-  Error.stackTraceLimit = 0;
-  try {
-    return make();
-  } finally {
-    Error.stackTraceLimit = limit;
+function lightweight<E extends BreakwaterError>(
+  prototype: E,
+  message: string,
+  fields: { code: BreakwaterErrorCode } & Omit<E, keyof BreakwaterError>,
+  cause: unknown,
+): E {
+  const error = Object.create(prototype) as E;
+  Object.defineProperty(error, 'message', { value: message, writable: true, configurable: true });
+  Object.defineProperty(error, 'stack', {
+    value: `${prototype.name}: ${message}`,
+    writable: true,
+    configurable: true,
+  });
+  if (cause !== undefined) {
+    Object.defineProperty(error, 'cause', { value: cause, writable: true, configurable: true });
   }
+  return Object.assign(error, fields);
 }
 
 /**
@@ -99,10 +111,13 @@ export class CircuitOpenError extends BreakwaterError {
     this.key = key;
   }
 
-  /** @internal Creates the error without a stack trace (hot path). */
+  /** @internal Creates the rejection without the Error constructor (hot path; see `lightweight`). */
   static fast(retryAfterMs: number, key: string | undefined, cause: unknown): CircuitOpenError {
-    return withoutStack(
-      () => new CircuitOpenError(retryAfterMs, key, cause === undefined ? undefined : { cause }),
+    return lightweight(
+      CircuitOpenError.prototype,
+      key === undefined ? 'Circuit breaker is open' : `Circuit breaker is open for ${key}`,
+      { code: 'BREAKWATER_CIRCUIT_OPEN', retryAfterMs, key },
+      cause,
     );
   }
 }
@@ -146,9 +161,14 @@ export class BulkheadRejectedError extends BreakwaterError {
     this.maxQueue = maxQueue;
   }
 
-  /** @internal Creates the error without a stack trace (hot path). */
+  /** @internal Creates the rejection without the Error constructor (hot path; see `lightweight`). */
   static fast(maxConcurrent: number, maxQueue: number): BulkheadRejectedError {
-    return withoutStack(() => new BulkheadRejectedError(maxConcurrent, maxQueue));
+    return lightweight(
+      BulkheadRejectedError.prototype,
+      `Bulkhead full: ${maxConcurrent} running, ${maxQueue} queued at most`,
+      { code: 'BREAKWATER_BULKHEAD_FULL', maxConcurrent, maxQueue },
+      undefined,
+    );
   }
 }
 setName(BulkheadRejectedError, 'BulkheadRejectedError');

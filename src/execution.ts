@@ -96,6 +96,20 @@ interface Stop {
   readonly error: unknown;
 }
 
+/** Marks an operation that is over, so late timers and aborts do nothing. */
+const SETTLED: Stop = Object.freeze({ error: undefined });
+
+/**
+ * A promise rejected on the next microtask rather than at once: by then the caller has
+ * attached its handler, which spares Node's unhandled-rejection bookkeeping (it costs more
+ * than the rest of a fast rejection).
+ */
+function rejectSoon<T>(error: unknown): Promise<T> {
+  return new Promise<T>((_, reject) => {
+    queueMicrotask(() => reject(error));
+  });
+}
+
 /** @internal */
 export class Execution<T> implements LaneEntry {
   readonly #policy: PolicyImpl;
@@ -114,6 +128,8 @@ export class Execution<T> implements LaneEntry {
   #ownDeadlineTimer: unknown = undefined;
   #onAbort: (() => void) | undefined = undefined;
   #generatedKey: string | undefined = undefined;
+  /** Whether the operation holds a bulkhead slot (taken in start(), or after queueing). */
+  #holdsBulkhead = false;
   // LaneEntry (the deadline)
   timerAt = 0;
   timerDone = true;
@@ -146,22 +162,52 @@ export class Execution<T> implements LaneEntry {
   /** Runs the operation. Never throws synchronously. */
   start(): Promise<T> {
     if (typeof this.#fn !== 'function') {
-      return Promise.reject(
+      return rejectSoon(
         new InvalidOptionsError('fn', `execute(fn) needs a function; got ${typeof this.#fn}`),
       );
     }
     const options = this.#options;
-    if (options === undefined)
-      return this.#policy.simple() ? this.#runFast() : this.#run(undefined, undefined);
-    try {
-      checkOptions(options);
-    } catch (error) {
-      return Promise.reject(error);
+    let simple = this.#policy.simple();
+    if (options !== undefined) {
+      try {
+        checkOptions(options);
+      } catch (error) {
+        return rejectSoon(error);
+      }
+      if (options.signal?.aborted) return rejectSoon(options.signal.reason);
+      simple &&= options.signal === undefined && options.deadline === undefined;
     }
-    if (options.signal?.aborted) return Promise.reject(options.signal.reason);
-    if (options.signal === undefined && options.deadline === undefined && this.#policy.simple())
-      return this.#runFast();
-    return this.#run(undefined, undefined);
+    const cfg = this.#policy.config;
+    const breaker =
+      cfg.keyedBreaker !== undefined ? cfg.keyedBreaker.get(this.key ?? DEFAULT_KEY) : cfg.breaker;
+    this.#breaker = breaker;
+    // An open breaker and a full bulkhead refuse before anything is set up: the cheapest
+    // possible rejection, since this is what every call costs while a dependency is down.
+    if (breaker !== undefined) {
+      const state = breaker.state;
+      if ((state === 'open' || state === 'isolated') && breaker.acquire() < 0) {
+        return rejectSoon(this.#circuitRejection(breaker, 1, undefined));
+      }
+    }
+    const bulkhead = cfg.bulkhead;
+    if (bulkhead !== undefined) {
+      if (bulkhead.tryAcquire()) {
+        this.#holdsBulkhead = true;
+      } else if (bulkhead.queued >= bulkhead.maxQueue) {
+        const emit = this.#policy.emit;
+        if (emit !== undefined) {
+          emit({
+            type: 'bulkhead-rejected',
+            policy: cfg.name,
+            at: cfg.clock.now(),
+            active: bulkhead.active,
+            queued: bulkhead.queued,
+          });
+        }
+        return rejectSoon(bulkhead.rejection());
+      }
+    }
+    return simple ? this.#runFast() : this.#run(undefined, undefined);
   }
 
   /**
@@ -171,16 +217,14 @@ export class Execution<T> implements LaneEntry {
    */
   #runFast(): Promise<T> {
     const cfg = this.#policy.config;
-    const breaker =
-      cfg.keyedBreaker !== undefined ? cfg.keyedBreaker.get(this.key ?? DEFAULT_KEY) : cfg.breaker;
-    this.#breaker = breaker;
+    const breaker = this.#breaker;
     cfg.budget?.onRequest();
     this.#attempts = 1;
     let attempt: Attempt;
     try {
       attempt = this.#startAttempt(1, 0, undefined);
     } catch (rejection) {
-      return Promise.reject(rejection);
+      return rejectSoon(rejection);
     }
     let result: T | PromiseLike<T>;
     try {
@@ -211,7 +255,6 @@ export class Execution<T> implements LaneEntry {
       this.deadline !== undefined || cfg.deadline !== undefined || cfg.attemptTimeout !== undefined;
     const racing = timed || signal !== undefined;
     let now = resume !== undefined ? clock.now() : timed || policy.emit !== undefined ? clock.now() : 0;
-    let holdsBulkhead = false;
     const bulkhead = cfg.bulkhead;
     try {
       if (resume === undefined) {
@@ -235,16 +278,11 @@ export class Execution<T> implements LaneEntry {
           this.#onAbort = () => this.#abortedByCaller();
           signal.addEventListener('abort', this.#onAbort, { once: true });
         }
-        this.#breaker =
-          cfg.keyedBreaker !== undefined ? cfg.keyedBreaker.get(this.key ?? DEFAULT_KEY) : cfg.breaker;
         cfg.budget?.onRequest();
-        if (bulkhead !== undefined) {
-          if (!bulkhead.tryAcquire()) {
-            await this.#queueForBulkhead(now);
-            this.#throwIfStopped();
-            now = clock.now();
-          }
-          holdsBulkhead = true;
+        if (bulkhead !== undefined && !this.#holdsBulkhead) {
+          await this.#queueForBulkhead(now);
+          this.#throwIfStopped();
+          now = clock.now();
         }
       }
       const deadline = this.deadline;
@@ -297,8 +335,27 @@ export class Execution<T> implements LaneEntry {
       throw error;
     } finally {
       this.#cleanup();
-      if (holdsBulkhead) bulkhead?.release();
+      if (this.#holdsBulkhead) {
+        this.#holdsBulkhead = false;
+        bulkhead?.release();
+      }
     }
+  }
+
+  /** The breaker refused attempt `number`: the event, and the error to reject with. */
+  #circuitRejection(breaker: CircuitBreaker, number: number, lastError: unknown): unknown {
+    const emit = this.#policy.emit;
+    if (emit !== undefined) {
+      emit({
+        type: 'circuit-rejected',
+        policy: this.#policy.config.name,
+        at: this.now(),
+        attempt: number,
+        key: this.key,
+        retryAfterMs: breaker.retryAfterMs(),
+      });
+    }
+    return breaker.rejection(lastError);
   }
 
   #throwIfStopped(): void {
@@ -317,19 +374,7 @@ export class Execution<T> implements LaneEntry {
       const from = emit === undefined ? undefined : breaker.current;
       permit = breaker.acquire();
       if (from !== undefined) this.#emitCircuitChange(breaker, from, now);
-      if (permit < 0) {
-        if (emit !== undefined) {
-          emit({
-            type: 'circuit-rejected',
-            policy: cfg.name,
-            at: now,
-            attempt: number,
-            key: this.key,
-            retryAfterMs: breaker.retryAfterMs(),
-          });
-        }
-        throw breaker.rejection(lastError);
-      }
+      if (permit < 0) throw this.#circuitRejection(breaker, number, lastError);
     }
     const timeout = cfg.attemptTimeout;
     const deadline = this.deadline;
@@ -498,6 +543,7 @@ export class Execution<T> implements LaneEntry {
     return new Promise<void>((resolve, reject) => {
       if (bulkhead === undefined) return resolve();
       const cancel = bulkhead.enqueue(() => {
+        this.#holdsBulkhead = true;
         this.#interruptWait = undefined;
         resolve();
       });
@@ -587,7 +633,7 @@ export class Execution<T> implements LaneEntry {
       this.#onAbort = undefined;
     }
     this.#interruptWait = undefined;
-    this.#stop ??= { error: undefined }; // late timers and aborts find the operation over
+    this.#stop ??= SETTLED; // late timers and aborts find the operation over
   }
 
   #emitDeadline(now: number): void {
