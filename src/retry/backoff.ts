@@ -49,8 +49,9 @@ export interface ExponentialBackoffOptions {
   /**
    * - `'full'`: uniform in [0, d] (AWS "full jitter"; spreads retries best).
    * - `'equal'`: d/2 plus uniform in [0, d/2].
-   * - `'decorrelated'`: uniform in [initialDelay, 3 × previous delay], capped by maxDelay
-   *   (AWS "decorrelated jitter"; `multiplier` is not used).
+   * - `'decorrelated'`: uniform in [initialDelay, 3 × previous delay], capped by maxDelay,
+   *   where the previous delay counts as at least initialDelay, so the first retry is spread
+   *   over [initialDelay, 3 × initialDelay] (AWS "decorrelated jitter"; `multiplier` is not used).
    * - `'none'`: exactly d.
    *
    * where d = min(maxDelay, initialDelay × multiplier^(n−1)).
@@ -85,6 +86,15 @@ export type BackoffFunction = (retry: number, previous: number) => number;
 const JITTERS: readonly Jitter[] = ['full', 'equal', 'decorrelated', 'none'];
 const MAX_DELAY_LIMIT = 2_147_483_647; // setTimeout's own limit (~24.8 days)
 
+/**
+ * One draw from `random`, clamped to [0, 1] (NaN counts as 0), so that a user-supplied
+ * source that misbehaves cannot push a delay outside [0, maxDelay].
+ */
+function unit(random: () => number): number {
+  const r = random();
+  return r >= 0 ? Math.min(r, 1) : 0;
+}
+
 class ExponentialBackoff implements Backoff {
   readonly maxDelay: number;
   readonly #initial: number;
@@ -102,18 +112,27 @@ class ExponentialBackoff implements Backoff {
   delay(retry: number, previous: number, random: () => number = Math.random): number {
     const initial = this.#initial;
     const max = this.maxDelay;
-    if (this.#jitter === 'decorrelated') {
-      const upper = Math.min(max, Math.max(initial, previous * 3));
-      return Math.min(max, initial + random() * (upper - initial));
+    const jitter = this.#jitter;
+    if (jitter === 'decorrelated') {
+      // AWS's decorrelated jitter starts from sleep = base, so the previous delay counts as at
+      // least initialDelay: the first retry is spread over [initial, 3 × initial] too. A NaN
+      // previous delay counts as initial as well.
+      const base = Number.isNaN(previous) ? initial : Math.max(previous, initial);
+      const upper = Math.min(max, base * 3);
+      return Math.min(max, initial + unit(random) * (upper - initial));
     }
-    // initial × multiplier^(n−1), computed so that overflow saturates at max (0 × ∞ stays 0).
-    const grown = initial === 0 ? 0 : initial * this.#multiplier ** (retry - 1);
-    const capped = Math.min(grown, max);
-    switch (this.#jitter) {
+    // initial × multiplier^(n−1), saturating at max: overflow gives Infinity, which the cap
+    // absorbs; 0 × ∞ and 1^∞ would be NaN, so those cases skip the power; a NaN retry number
+    // saturates too.
+    const multiplier = this.#multiplier;
+    const grown = initial === 0 || multiplier === 1 ? initial : initial * multiplier ** (retry - 1);
+    const capped = Number.isNaN(grown) ? max : Math.min(grown, max);
+    switch (jitter) {
       case 'full':
-        return random() * capped;
+        return unit(random) * capped;
       case 'equal':
-        return capped / 2 + (random() * capped) / 2;
+        // The sum can round one ulp above capped (subnormal delays); the bound is the contract.
+        return Math.min(capped, capped / 2 + (unit(random) * capped) / 2);
       default:
         return capped;
     }
