@@ -64,31 +64,42 @@ export function isBreakwaterError(error: unknown): error is BreakwaterError {
 }
 
 /**
- * Builds a rejection for a hot path (an open breaker, a full bulkhead) without running the
- * Error constructor. While a dependency is down these happen thousands of times a second;
- * a native Error costs about 0.4 µs to construct even with no stack trace captured, and
- * its stack would only show breakwater's internals. The object has the class's prototype,
- * so `instanceof`, `name`, `message`, `code` and `cause` behave as usual and
- * `util.inspect` prints it as an error; it is not a native error
- * (`util.types.isNativeError()` is false) and its `stack` is just its first line.
+ * Rejections on hot paths (an open breaker, a full bulkhead) are built without running the
+ * Error constructor. While a dependency is down they happen thousands of times a second; a
+ * native Error costs about 0.4 µs to construct even with no stack trace captured, and its
+ * stack would only show breakwater's internals. Such an object has the class's prototype,
+ * so `instanceof`, `name`, `message`, `code` and `cause` behave as usual and `util.inspect`
+ * prints it as an error; it is not a native error (`util.types.isNativeError()` is false),
+ * and its `message` and `stack` come from accessors on the prototype (see `lightMessage`).
  */
-function lightweight<E extends BreakwaterError>(
-  prototype: E,
-  message: string,
-  fields: { code: BreakwaterErrorCode } & Omit<E, keyof BreakwaterError>,
-  cause: unknown,
-): E {
-  const error = Object.create(prototype) as E;
-  Object.defineProperty(error, 'message', { value: message, writable: true, configurable: true });
-  Object.defineProperty(error, 'stack', {
-    value: `${prototype.name}: ${message}`,
-    writable: true,
+function lightMessage(prototype: object, describe: (error: never) => string): void {
+  Object.defineProperty(prototype, 'message', {
+    get(this: never) {
+      return describe(this);
+    },
+    set(this: object, value: unknown) {
+      Object.defineProperty(this, 'message', { value, writable: true, configurable: true });
+    },
     configurable: true,
   });
+}
+
+// Only reached by objects built without the Error constructor (native errors own a stack).
+Object.defineProperty(BreakwaterError.prototype, 'stack', {
+  get(this: BreakwaterError) {
+    return `${this.name}: ${this.message}`;
+  },
+  set(this: object, value: unknown) {
+    Object.defineProperty(this, 'stack', { value, writable: true, configurable: true });
+  },
+  configurable: true,
+});
+
+function withCause<E extends object>(error: E, cause: unknown): E {
   if (cause !== undefined) {
     Object.defineProperty(error, 'cause', { value: cause, writable: true, configurable: true });
   }
-  return Object.assign(error, fields);
+  return error;
 }
 
 /**
@@ -102,26 +113,28 @@ export class CircuitOpenError extends BreakwaterError {
   readonly key: string | undefined;
 
   constructor(retryAfterMs: number, key?: string, options?: { cause?: unknown }) {
-    super(
-      'BREAKWATER_CIRCUIT_OPEN',
-      key === undefined ? 'Circuit breaker is open' : `Circuit breaker is open for ${key}`,
-      options,
-    );
+    super('BREAKWATER_CIRCUIT_OPEN', circuitMessage(key), options);
     this.retryAfterMs = retryAfterMs;
     this.key = key;
   }
 
-  /** @internal Creates the rejection without the Error constructor (hot path; see `lightweight`). */
+  /** @internal Creates the rejection without the Error constructor (hot path; see `lightMessage`). */
   static fast(retryAfterMs: number, key: string | undefined, cause: unknown): CircuitOpenError {
-    return lightweight(
-      CircuitOpenError.prototype,
-      key === undefined ? 'Circuit breaker is open' : `Circuit breaker is open for ${key}`,
-      { code: 'BREAKWATER_CIRCUIT_OPEN', retryAfterMs, key },
-      cause,
-    );
+    const error = Object.create(CircuitOpenError.prototype) as {
+      -readonly [K in keyof CircuitOpenError]: CircuitOpenError[K];
+    };
+    error.code = 'BREAKWATER_CIRCUIT_OPEN';
+    error.retryAfterMs = retryAfterMs;
+    error.key = key;
+    return withCause(error, cause);
   }
 }
 setName(CircuitOpenError, 'CircuitOpenError');
+lightMessage(CircuitOpenError.prototype, (e: CircuitOpenError) => circuitMessage(e.key));
+
+function circuitMessage(key: string | undefined): string {
+  return key === undefined ? 'Circuit breaker is open' : `Circuit breaker is open for ${key}`;
+}
 
 /** The operation's deadline passed. `cause` is the last attempt's error, if there was one. */
 export class DeadlineExceededError extends BreakwaterError {
@@ -161,17 +174,25 @@ export class BulkheadRejectedError extends BreakwaterError {
     this.maxQueue = maxQueue;
   }
 
-  /** @internal Creates the rejection without the Error constructor (hot path; see `lightweight`). */
+  /** @internal Creates the rejection without the Error constructor (hot path; see `lightMessage`). */
   static fast(maxConcurrent: number, maxQueue: number): BulkheadRejectedError {
-    return lightweight(
-      BulkheadRejectedError.prototype,
-      `Bulkhead full: ${maxConcurrent} running, ${maxQueue} queued at most`,
-      { code: 'BREAKWATER_BULKHEAD_FULL', maxConcurrent, maxQueue },
-      undefined,
-    );
+    const error = Object.create(BulkheadRejectedError.prototype) as {
+      -readonly [K in keyof BulkheadRejectedError]: BulkheadRejectedError[K];
+    };
+    error.code = 'BREAKWATER_BULKHEAD_FULL';
+    error.maxConcurrent = maxConcurrent;
+    error.maxQueue = maxQueue;
+    return error;
   }
 }
 setName(BulkheadRejectedError, 'BulkheadRejectedError');
+lightMessage(BulkheadRejectedError.prototype, (e: BulkheadRejectedError) =>
+  bulkheadMessage(e.maxConcurrent, e.maxQueue),
+);
+
+function bulkheadMessage(maxConcurrent: number, maxQueue: number): string {
+  return `Bulkhead full: ${maxConcurrent} running, ${maxQueue} queued at most`;
+}
 
 /**
  * An option passed to a breakwater factory is invalid. Thrown at construction, never
