@@ -12,6 +12,9 @@
  */
 import type { Clock, TimerHandle } from './clock.js';
 
+/** setTimeout's longest delay; Node fires a longer one after 1 ms. */
+const MAX_TIMER = 2_147_483_647;
+
 /** Something a {@link TimerLane} can expire. */
 export interface LaneEntry {
   /** Expiry time, ms since the epoch. */
@@ -54,7 +57,7 @@ export class TimerLane {
     if (this.#count > 0) {
       const last = this.#ring[(this.#start + this.#count - 1) & this.#mask] as LaneEntry;
       if (entry.timerAt < last.timerAt) return false;
-      if (this.#count === this.#ring.length) this.#grow();
+      if (this.#count === this.#ring.length) this.#resize();
     }
     entry.timerDone = false;
     this.#ring[(this.#start + this.#count) & this.#mask] = entry;
@@ -75,13 +78,24 @@ export class TimerLane {
     return true;
   }
 
-  #grow(): void {
+  /**
+   * The ring is full: drop the removed entries behind a long-lived head (they would keep
+   * every finished call reachable until the head expires) when they are at least half of
+   * it, and double the ring otherwise. Either way, O(1) amortised per add.
+   */
+  #resize(): void {
     const old = this.#ring;
-    const next: (LaneEntry | undefined)[] = new Array(old.length * 2);
-    for (let i = 0; i < this.#count; i++) next[i] = old[(this.#start + i) & this.#mask];
+    const compact = this.#live * 2 <= this.#count;
+    const next: (LaneEntry | undefined)[] = new Array(compact ? old.length : old.length * 2);
+    let n = 0;
+    for (let i = 0; i < this.#count; i++) {
+      const entry = old[(this.#start + i) & this.#mask] as LaneEntry;
+      if (!compact || !entry.timerDone) next[n++] = entry;
+    }
     this.#ring = next;
     this.#mask = next.length - 1;
     this.#start = 0;
+    this.#count = n;
   }
 
   /** Removes `entry` (a no-op if it fired or was removed already). */
@@ -116,7 +130,8 @@ export class TimerLane {
 
   #arm(at: number): void {
     const delay = at - this.#clock.now();
-    this.#timer = this.#clock.setTimeout(this.#fire, Math.max(delay, 0));
+    // A later expiry than a timer can wait is reached in steps (#onFire re-arms).
+    this.#timer = this.#clock.setTimeout(this.#fire, delay > 0 ? Math.min(delay, MAX_TIMER) : 0);
     this.#timerAt = at;
     this.#referenced = true;
   }

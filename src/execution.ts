@@ -18,6 +18,8 @@ import type { AttemptContext, ExecuteOptions, PolicyImpl, RetryOn } from './poli
 import { isRetryableByDefault } from './retry/classify.js';
 
 const DEFAULT_KEY = 'default';
+/** setTimeout's longest delay. */
+const MAX_TIMER = 2_147_483_647;
 
 /** One attempt: the context handed to the user's function, and an attempt-timeout entry. */
 class Attempt implements AttemptContext, LaneEntry {
@@ -78,6 +80,15 @@ class Attempt implements AttemptContext, LaneEntry {
     return Math.max(left, 0);
   }
 
+  /** Whether the attempt was aborted (timeout, deadline or caller). */
+  get aborted(): boolean {
+    return this.#abortReason !== undefined;
+  }
+
+  get abortReason(): unknown {
+    return this.#abortReason;
+  }
+
   /** Aborts the attempt's signal (now, or when it is first read). */
   abort(reason: unknown): void {
     if (this.#abortReason !== undefined) return;
@@ -130,6 +141,9 @@ export class Execution<T> implements LaneEntry {
   #generatedKey: string | undefined = undefined;
   /** Whether the operation holds a bulkhead slot (taken in start(), or after queueing). */
   #holdsBulkhead = false;
+  /** The last failed attempt's error (the cause of a later deadline), once `#failed`. */
+  #lastError: unknown = undefined;
+  #failed = false;
   // LaneEntry (the deadline)
   timerAt = 0;
   timerDone = true;
@@ -175,7 +189,8 @@ export class Execution<T> implements LaneEntry {
         return rejectSoon(error);
       }
       if (options.signal?.aborted) return rejectSoon(options.signal.reason);
-      simple &&= options.signal === undefined && options.deadline === undefined;
+      if (options.deadline === Number.POSITIVE_INFINITY) this.deadline = undefined;
+      simple &&= options.signal === undefined && this.deadline === undefined;
     }
     const cfg = this.#policy.config;
     const breaker =
@@ -185,8 +200,12 @@ export class Execution<T> implements LaneEntry {
     // possible rejection, since this is what every call costs while a dependency is down.
     if (breaker !== undefined) {
       const state = breaker.state;
-      if ((state === 'open' || state === 'isolated') && breaker.acquire() < 0) {
-        return rejectSoon(this.#circuitRejection(breaker, 1, undefined));
+      if (state === 'open' || state === 'isolated') {
+        const permit = breaker.acquire();
+        if (permit < 0) return rejectSoon(this.#circuitRejection(breaker, 1, undefined));
+        // The open time ran out between the two clock reads: give the probe permit back,
+        // the attempt asks for its own (a kept permit would pin a half-open breaker).
+        breaker.release(permit);
       }
     }
     const bulkhead = cfg.bulkhead;
@@ -270,9 +289,7 @@ export class Execution<T> implements LaneEntry {
             throw new DeadlineExceededError(deadline);
           }
           this.timerAt = deadline;
-          if (!policy.deadlineLane.add(this)) {
-            this.#ownDeadlineTimer = clock.setTimeout(() => this.onTimer(), deadline - now);
-          }
+          if (!policy.deadlineLane.add(this)) this.#armOwnDeadline(deadline - now);
         }
         if (signal !== undefined) {
           this.#onAbort = () => this.#abortedByCaller();
@@ -283,13 +300,17 @@ export class Execution<T> implements LaneEntry {
           await this.#queueForBulkhead(now);
           this.#throwIfStopped();
           now = clock.now();
+          if (this.deadline !== undefined && now >= this.deadline) {
+            // The slot came at the deadline, before its timer fired: no attempt may start.
+            this.#emitDeadline(now);
+            throw new DeadlineExceededError(this.deadline);
+          }
         }
       }
       const deadline = this.deadline;
       let attempt = resume;
       let error: unknown = resumeError;
       let failed = resume !== undefined;
-      let lastError: unknown;
       let previousDelay = 0;
       for (;;) {
         if (!failed) {
@@ -298,11 +319,11 @@ export class Execution<T> implements LaneEntry {
             if (deadline !== undefined && now >= deadline) {
               // The wait ended at the deadline: only a late timer gets here.
               this.#emitDeadline(now);
-              throw new DeadlineExceededError(deadline, { cause: lastError });
+              throw this.#deadlineError(deadline);
             }
           }
           const number = ++this.#attempts;
-          const current = this.#startAttempt(number, now, number > 1 ? lastError : undefined);
+          const current = this.#startAttempt(number, now, this.#lastError);
           attempt = current;
           let value: T;
           try {
@@ -314,6 +335,9 @@ export class Execution<T> implements LaneEntry {
             failed = true;
           }
           if (!failed) {
+            // The deadline or the caller stopped the operation (and booked this attempt)
+            // after the result arrived but before this continuation ran.
+            this.#throwIfStopped();
             this.#endAttempt(current, undefined, 'success');
             if (policy.emit !== undefined) this.#emitEnd(true, undefined);
             // biome-ignore lint/style/noNonNullAssertion: assigned whenever failed is false
@@ -322,7 +346,8 @@ export class Execution<T> implements LaneEntry {
         }
         const failedAttempt = attempt as Attempt;
         now = this.#endAttempt(failedAttempt, error, failedAttempt.timedOut ? 'timeout' : 'failure');
-        lastError = error;
+        this.#lastError = error;
+        this.#failed = true;
         const delay = this.#decide(failedAttempt, error, now, previousDelay);
         if (delay < 0) throw error;
         previousDelay = delay;
@@ -462,10 +487,9 @@ export class Execution<T> implements LaneEntry {
       try {
         verdict = classify(error, attempt);
       } catch (classifyError) {
-        // A broken classifier must not hide the real failure: stop with it, report the bug.
-        queueMicrotask(() => {
-          throw classifyError;
-        });
+        // A broken classifier must not hide the real failure, nor take the process down
+        // (an uncaught exception would): stop with the attempt's error, report the bug.
+        reportRetryOnError(classifyError);
         return this.#refuse(attempt, error, 'not-retryable', now);
       }
       if (typeof verdict === 'object' && verdict !== null) {
@@ -583,7 +607,7 @@ export class Execution<T> implements LaneEntry {
     const now = this.now();
     const deadline = this.deadline ?? now;
     const attempt = this.#current;
-    const error = new DeadlineExceededError(deadline);
+    const error = this.#deadlineError(deadline);
     if (attempt !== undefined) {
       // The dependency did not answer in time: that counts against it.
       this.#endAttempt(attempt, error, 'deadline');
@@ -591,6 +615,31 @@ export class Execution<T> implements LaneEntry {
     }
     this.#emitDeadline(now);
     this.#halt(error, attempt);
+  }
+
+  /** The rejection for a deadline that passed; its cause is the last failed attempt's error. */
+  #deadlineError(deadline: number): DeadlineExceededError {
+    return this.#failed
+      ? new DeadlineExceededError(deadline, { cause: this.#lastError })
+      : new DeadlineExceededError(deadline);
+  }
+
+  /**
+   * A deadline timer of the call's own (its expiry is out of the lane's order). Timers
+   * cannot wait longer than 2^31 - 1 ms (Node fires a longer one after 1 ms), so a far
+   * deadline is reached in steps, and the timer fires the deadline only once it is due.
+   */
+  #armOwnDeadline(delay: number): void {
+    this.#ownDeadlineTimer = this.#policy.config.clock.setTimeout(
+      () => {
+        this.#ownDeadlineTimer = undefined;
+        const deadline = this.deadline as number;
+        const left = deadline - this.now();
+        if (left > 0 && this.#stop === undefined) this.#armOwnDeadline(left);
+        else this.onTimer();
+      },
+      Math.min(delay, MAX_TIMER),
+    );
   }
 
   #abortedByCaller(): void {
@@ -688,18 +737,34 @@ function race<T>(attempt: Attempt, result: T | PromiseLike<T>): Promise<T> {
     attempt.reject = reject;
     if (
       result !== null &&
-      typeof result === 'object' &&
+      (typeof result === 'object' || typeof result === 'function') &&
       typeof (result as PromiseLike<T>).then === 'function'
     ) {
       (result as PromiseLike<T>).then(resolve, reject);
     } else {
       resolve(result);
     }
+    // Stopped while `fn` itself was running (it aborted the caller's signal): nothing
+    // else would reject this promise.
+    if (attempt.aborted) reject(attempt.abortReason);
   });
 }
 
+/** Reports an exception thrown by a `retryOn` classifier. */
+function reportRetryOnError(error: unknown): void {
+  process.emitWarning(
+    `A breakwater retryOn threw; the attempt's error is not retried: ${
+      error instanceof Error ? (error.stack ?? error.message) : String(error)
+    }`,
+    { code: 'BREAKWATER_RETRY_ON_ERROR' },
+  );
+}
+
 function checkOptions(options: ExecuteOptions): void {
-  const { deadline, signal, idempotencyKey, key } = options;
+  if (typeof options !== 'object' || options === null) {
+    throw new InvalidOptionsError('options', `execute options must be an object; got ${String(options)}`);
+  }
+  const { deadline, signal, idempotencyKey, key, retryOn } = options;
   if (deadline !== undefined && (typeof deadline !== 'number' || Number.isNaN(deadline))) {
     throw new InvalidOptionsError(
       'deadline',
@@ -720,5 +785,8 @@ function checkOptions(options: ExecuteOptions): void {
   }
   if (key !== undefined && typeof key !== 'string') {
     throw new InvalidOptionsError('key', 'execute options.key must be a string');
+  }
+  if (retryOn !== undefined && typeof retryOn !== 'function') {
+    throw new InvalidOptionsError('retryOn', 'execute options.retryOn must be a function');
   }
 }

@@ -231,7 +231,9 @@ function resolve(options: PolicyOptions): { config: PolicyConfig; raw: PolicyOpt
     } else {
       invalid('retry.budget', 'a retryBudget() or false', r.budget);
     }
-    rawRetry = { ...r, budget: budget ?? false };
+    // `with()` shares this budget; when there is none because this policy never retries,
+    // a derived policy that does retry gets a default budget of its own.
+    rawRetry = { ...r, budget: budget ?? r.budget };
   }
 
   let breaker: CircuitBreaker | undefined;

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { backoff, policy } from '../src/index.js';
-import { ManualClock } from './support/clock.js';
+import { backoff, policy } from '../../src/index.js';
+import { ManualClock } from '../support/clock.js';
 
 describe('policy smoke', () => {
   it('retries a failing function until it succeeds', async () => {

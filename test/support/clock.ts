@@ -8,7 +8,9 @@ import type { Clock, TimerHandle } from '../../src/clock.js';
 interface Timer {
   readonly id: number;
   readonly at: number;
+  readonly ms: number;
   readonly callback: () => void;
+  referenced: boolean;
 }
 
 /** Lets every pending promise callback run (a macrotask turn). */
@@ -22,6 +24,9 @@ export class ManualClock implements Clock {
   #timers: Timer[] = [];
   /** Every delay passed to setTimeout, in order (for assertions on waits). */
   readonly delays: number[] = [];
+  /** How many timers were ever created, and cleared before they fired. */
+  created = 0;
+  cleared = 0;
 
   constructor(start = 1_000_000) {
     this.#now = start;
@@ -32,15 +37,18 @@ export class ManualClock implements Clock {
   }
 
   setTimeout(callback: () => void, ms: number): TimerHandle {
-    const timer: Timer = { id: ++this.#seq, at: this.#now + Math.max(0, ms), callback };
+    const timer: Timer = { id: ++this.#seq, at: this.#now + Math.max(0, ms), ms, callback, referenced: true };
     this.delays.push(ms);
+    this.created++;
     this.#timers.push(timer);
     this.#timers.sort((a, b) => a.at - b.at || a.id - b.id);
     return timer;
   }
 
   clearTimeout(handle: TimerHandle): void {
+    const before = this.#timers.length;
     this.#timers = this.#timers.filter((t) => t !== handle);
+    if (this.#timers.length < before) this.cleared++;
   }
 
   /** Timers not yet fired. */
@@ -51,6 +59,21 @@ export class ManualClock implements Clock {
   /** The time of the next timer, if any. */
   get next(): number | undefined {
     return this.#timers[0]?.at;
+  }
+
+  /** Whether `handle` is a timer that has neither fired nor been cleared. */
+  isPending(handle: TimerHandle): boolean {
+    return this.#timers.includes(handle as Timer);
+  }
+
+  /** The delays (ms) of the timers still pending, in firing order. */
+  pendingDelays(): number[] {
+    return this.#timers.map((t) => t.ms);
+  }
+
+  /** Sets the time without firing anything (may step back, like a wall clock can). */
+  set(time: number): void {
+    this.#now = time;
   }
 
   /** Moves time forward by `ms`, firing due timers in order and flushing promises between them. */
@@ -65,7 +88,7 @@ export class ManualClock implements Clock {
       next.callback();
       await flush();
     }
-    this.#now = target;
+    this.#now = Math.max(this.#now, target);
     await flush();
   }
 
@@ -73,7 +96,7 @@ export class ManualClock implements Clock {
   async tick(): Promise<void> {
     const next = this.#timers[0];
     if (next === undefined) return flush();
-    return this.advance(next.at - this.#now);
+    return this.advance(Math.max(0, next.at - this.#now));
   }
 
   /** Fires timers until none is left, or `limit` ms have passed. */
@@ -83,5 +106,64 @@ export class ManualClock implements Clock {
     while (this.#timers.length > 0 && (this.#timers[0]?.at ?? Number.POSITIVE_INFINITY) <= end) {
       await this.tick();
     }
+  }
+
+  /** Runs timers until `promise` settles (or `limit` ms pass); returns how it settled. */
+  async settle<T>(
+    promise: Promise<T>,
+    limit = 3_600_000,
+  ): Promise<
+    | { status: 'fulfilled'; value: T; at: number }
+    | { status: 'rejected'; reason: unknown; at: number }
+    | { status: 'pending' }
+  > {
+    let outcome:
+      | { status: 'fulfilled'; value: T; at: number }
+      | { status: 'rejected'; reason: unknown; at: number }
+      | undefined;
+    promise.then(
+      (value) => {
+        outcome = { status: 'fulfilled', value, at: this.#now };
+      },
+      (reason: unknown) => {
+        outcome = { status: 'rejected', reason, at: this.#now };
+      },
+    );
+    const end = this.#now + limit;
+    await flush();
+    while (outcome === undefined) {
+      const next = this.#timers[0];
+      if (next === undefined || next.at > end) break;
+      await this.tick();
+    }
+    return outcome ?? { status: 'pending' };
+  }
+
+  /** @internal For {@link RefClock}. */
+  protected timer(handle: TimerHandle): Timer | undefined {
+    return this.#timers.find((t) => t === handle);
+  }
+
+  /** @internal For {@link RefClock}. */
+  protected get timers(): readonly Timer[] {
+    return this.#timers;
+  }
+}
+
+/** A manual clock that also has Node's `unref`/`ref`, and counts the timers that would keep a process alive. */
+export class RefClock extends ManualClock {
+  unref(handle: TimerHandle): void {
+    const t = this.timer(handle);
+    if (t !== undefined) t.referenced = false;
+  }
+
+  ref(handle: TimerHandle): void {
+    const t = this.timer(handle);
+    if (t !== undefined) t.referenced = true;
+  }
+
+  /** Pending timers that are referenced (would keep the event loop alive). */
+  get referenced(): number {
+    return this.timers.filter((t) => t.referenced).length;
   }
 }
