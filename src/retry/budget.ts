@@ -5,7 +5,7 @@
  * @module
  */
 import { type Clock, systemClock } from '../clock.js';
-import { num, obj, requireNum } from '../validate.js';
+import { invalid, num, obj, requireNum } from '../validate.js';
 
 const mod = (n: number, m: number): number => ((n % m) + m) % m;
 
@@ -55,13 +55,13 @@ export interface RatioBudgetOptions {
  * allowed while more than `maxTokens / 2` tokens remain.
  */
 export interface TokenBudgetOptions {
-  /** Size of the bucket; gRPC allows (0, 1000]. */
+  /** Size of the bucket, in (0, 1000] with at most 3 decimals (gRPC counts milli-tokens). */
   maxTokens: number;
-  /** Tokens returned per successful attempt; gRPC allows (0, 1] with 3 decimals. */
+  /** Tokens returned per successful attempt, in (0, 1] with at most 3 decimals. */
   tokenRatio: number;
 }
 
-/** Options of {@link retryBudget}: ratio mode, or token mode when `maxTokens` is given. */
+/** Options of {@link retryBudget}: ratio mode, or token mode when `maxTokens` or `tokenRatio` is given. */
 export type RetryBudgetOptions = RatioBudgetOptions | TokenBudgetOptions;
 
 const BUCKETS = 10;
@@ -167,42 +167,59 @@ class RatioBudget implements RetryBudget {
   }
 }
 
+/**
+ * gRPC's retryThrottling. Tokens are kept in integer milli-tokens, as gRPC core keeps them:
+ * with floating-point tokens, repeated additions of a ratio such as 0.1 drift, and a count
+ * that should sit exactly at maxTokens / 2 (retries refused) lands just above it (allowed).
+ */
 class TokenBudget implements RetryBudget {
   readonly kind = 'tokens' as const;
   readonly #max: number;
   readonly #ratio: number;
-  #tokens: number;
+  #milli: number;
 
   constructor(maxTokens: number, tokenRatio: number) {
-    this.#max = maxTokens;
-    this.#ratio = tokenRatio;
-    this.#tokens = maxTokens;
+    this.#max = Math.round(maxTokens * 1000);
+    this.#ratio = Math.round(tokenRatio * 1000);
+    this.#milli = this.#max;
   }
 
   onRequest(): void {}
 
   onSuccess(): void {
-    const next = this.#tokens + this.#ratio;
-    this.#tokens = Math.min(next, this.#max);
+    this.#milli = Math.min(this.#milli + this.#ratio, this.#max);
   }
 
   onFailure(): void {
-    const next = this.#tokens - 1;
-    this.#tokens = Math.max(next, 0);
+    this.#milli = Math.max(this.#milli - 1000, 0);
   }
 
   tryRetry(): boolean {
-    return this.#tokens > this.#max / 2;
+    return this.#milli * 2 > this.#max;
   }
 
   available(): number {
-    return this.#tokens > this.#max / 2 ? Number.POSITIVE_INFINITY : 0;
+    return this.#milli * 2 > this.#max ? Number.POSITIVE_INFINITY : 0;
   }
 
   /** Current token count (for tests and metrics). */
   get tokens(): number {
-    return this.#tokens;
+    return this.#milli / 1000;
   }
+}
+
+/** A token setting: in range, and with at most 3 decimals (gRPC counts milli-tokens). */
+function tokenSetting(option: string, value: unknown, max: number): number {
+  const n = requireNum(option, value, { min: 0, exclusiveMin: true, max });
+  const milli = n * 1000;
+  if (Math.abs(milli - Math.round(milli)) > 1e-6 * Math.max(1, milli)) {
+    invalid(
+      option,
+      `a number above 0 and at most ${max}, with at most 3 decimals (gRPC counts milli-tokens)`,
+      n,
+    );
+  }
+  return n;
 }
 
 /**
@@ -219,18 +236,14 @@ class TokenBudget implements RetryBudget {
  * ```
  */
 export function retryBudget(options: RetryBudgetOptions = {}): RetryBudget {
-  if (typeof options === 'object' && options !== null && 'maxTokens' in options) {
+  if (
+    typeof options === 'object' &&
+    options !== null &&
+    ('maxTokens' in options || 'tokenRatio' in options)
+  ) {
     const o = obj<TokenBudgetOptions>('retryBudget', options, ['maxTokens', 'tokenRatio']);
-    const maxTokens = requireNum('retryBudget.maxTokens', o?.maxTokens, {
-      min: 0,
-      exclusiveMin: true,
-      max: 1000,
-    });
-    const tokenRatio = requireNum('retryBudget.tokenRatio', o?.tokenRatio, {
-      min: 0,
-      exclusiveMin: true,
-      max: 1,
-    });
+    const maxTokens = tokenSetting('retryBudget.maxTokens', o?.maxTokens, 1000);
+    const tokenRatio = tokenSetting('retryBudget.tokenRatio', o?.tokenRatio, 1);
     return new TokenBudget(maxTokens, tokenRatio);
   }
   const o = obj<RatioBudgetOptions>('retryBudget', options, ['ratio', 'minPerSecond', 'windowMs', 'clock']);
@@ -240,7 +253,11 @@ export function retryBudget(options: RetryBudgetOptions = {}): RetryBudget {
     min: 10,
     max: 86_400_000,
   });
-  return new RatioBudget(ratio, minPerSecond, windowMs, o?.clock ?? systemClock);
+  const clock = o?.clock ?? systemClock;
+  if (typeof clock !== 'object' || clock === null || typeof clock.now !== 'function') {
+    invalid('retryBudget.clock', 'a Clock (an object with now())', clock);
+  }
+  return new RatioBudget(ratio, minPerSecond, windowMs, clock);
 }
 
 /** True when `value` is a {@link RetryBudget}. */
