@@ -13,6 +13,16 @@ interface Timer {
   referenced: boolean;
 }
 
+/** How a promise settled, and the clock's time then. */
+export type Settled<T> =
+  | { status: 'fulfilled'; value: T; at: number }
+  | { status: 'rejected'; reason: unknown; at: number };
+
+/** Filled in once the watched promise settles. */
+export interface Watch<T> {
+  settled: Settled<T> | undefined;
+}
+
 /** Lets every pending promise callback run (a macrotask turn). */
 export function flush(): Promise<void> {
   return new Promise((resolve) => setImmediate(resolve));
@@ -108,35 +118,37 @@ export class ManualClock implements Clock {
     }
   }
 
-  /** Runs timers until `promise` settles (or `limit` ms pass); returns how it settled. */
-  async settle<T>(
-    promise: Promise<T>,
-    limit = 3_600_000,
-  ): Promise<
-    | { status: 'fulfilled'; value: T; at: number }
-    | { status: 'rejected'; reason: unknown; at: number }
-    | { status: 'pending' }
-  > {
-    let outcome:
-      | { status: 'fulfilled'; value: T; at: number }
-      | { status: 'rejected'; reason: unknown; at: number }
-      | undefined;
+  /**
+   * Records how and when (on this clock) `promise` settles, without driving time; read
+   * `watch.settled` after moving the clock. Handles the rejection.
+   */
+  watch<T>(promise: Promise<T>): Watch<T> {
+    const watch: Watch<T> = { settled: undefined };
     promise.then(
       (value) => {
-        outcome = { status: 'fulfilled', value, at: this.#now };
+        watch.settled = { status: 'fulfilled', value, at: this.#now };
       },
       (reason: unknown) => {
-        outcome = { status: 'rejected', reason, at: this.#now };
+        watch.settled = { status: 'rejected', reason, at: this.#now };
       },
     );
+    return watch;
+  }
+
+  /**
+   * Runs timers until `promise` settles (or `limit` ms pass); returns how and when it
+   * settled. Drive a clock from one place at a time: `watch` several promises instead.
+   */
+  async settle<T>(promise: Promise<T>, limit = 3_600_000): Promise<Settled<T> | { status: 'pending' }> {
+    const watch = this.watch(promise);
     const end = this.#now + limit;
     await flush();
-    while (outcome === undefined) {
+    while (watch.settled === undefined) {
       const next = this.#timers[0];
       if (next === undefined || next.at > end) break;
       await this.tick();
     }
-    return outcome ?? { status: 'pending' };
+    return watch.settled ?? { status: 'pending' };
   }
 
   /** @internal For {@link RefClock}. */
