@@ -200,7 +200,7 @@ export function resolveBreakerOptions(
 
   let window: WindowOptions | undefined;
   if (useRates) {
-    const w = o.window ?? { type: 'count', size: 100 };
+    const w = o.window === undefined ? { type: 'count', size: 100 } : o.window;
     if (typeof w !== 'object' || w === null)
       invalid(`${prefix}.window`, "{ type: 'count' | 'time', ... }", w);
     const type = oneOf(`${prefix}.window.type`, (w as { type?: unknown }).type, 'count', ['count', 'time']);
@@ -282,6 +282,9 @@ export function resolveBreakerOptions(
   });
   const isFailure = validateFn<(error: unknown) => boolean>(`${prefix}.isFailure`, o.isFailure);
   const clock = o.clock ?? systemClock;
+  if (typeof clock !== 'object' || clock === null || typeof clock.now !== 'function') {
+    invalid(`${prefix}.clock`, 'a Clock (an object with now())', clock);
+  }
   let initialState: CircuitBreakerSnapshot | undefined;
   if (o.initialState !== undefined) {
     const s = obj<CircuitBreakerSnapshot>(`${prefix}.initialState`, o.initialState, [

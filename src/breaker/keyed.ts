@@ -170,13 +170,24 @@ class KeyedBreaker implements KeyedCircuitBreaker {
  * ```
  */
 export function keyedCircuitBreaker(options: KeyedCircuitBreakerOptions = {}): KeyedCircuitBreaker {
+  const initialState = (options as { initialState?: unknown } | null)?.initialState;
+  if (initialState !== undefined) {
+    // A snapshot is one breaker's state; silently dropping it would leave the user believing
+    // every key was restored.
+    invalid(
+      'keyedCircuitBreaker.initialState',
+      'absent: a keyed breaker starts every key closed',
+      initialState,
+    );
+  }
   const { config } = resolveBreakerOptions(options, 'keyedCircuitBreaker', ['maxKeys', 'idleMs']);
-  const maxKeys = num('keyedCircuitBreaker.maxKeys', options.maxKeys, 1_000, {
+  const o: KeyedCircuitBreakerOptions = options ?? {};
+  const maxKeys = num('keyedCircuitBreaker.maxKeys', o.maxKeys, 1_000, {
     min: 1,
     max: 10_000_000,
     integer: true,
   });
-  const idleMs = num('keyedCircuitBreaker.idleMs', options.idleMs, 600_000, {
+  const idleMs = num('keyedCircuitBreaker.idleMs', o.idleMs, 600_000, {
     min: 0,
     max: 2_147_483_647,
   });
