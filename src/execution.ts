@@ -176,7 +176,7 @@ export class Execution<T> implements LaneEntry {
   /** Runs the operation. Never throws synchronously. */
   start(): Promise<T> {
     if (typeof this.#fn !== 'function') {
-      return rejectSoon(
+      return this.#rejectEarly(
         new InvalidOptionsError('fn', `execute(fn) needs a function; got ${typeof this.#fn}`),
       );
     }
@@ -186,9 +186,9 @@ export class Execution<T> implements LaneEntry {
       try {
         checkOptions(options);
       } catch (error) {
-        return rejectSoon(error);
+        return this.#rejectEarly(error);
       }
-      if (options.signal?.aborted) return rejectSoon(options.signal.reason);
+      if (options.signal?.aborted) return this.#rejectEarly(options.signal.reason);
       if (options.deadline === Number.POSITIVE_INFINITY) this.deadline = undefined;
       simple &&= options.signal === undefined && this.deadline === undefined;
     }
@@ -199,10 +199,14 @@ export class Execution<T> implements LaneEntry {
     // An open breaker and a full bulkhead refuse before anything is set up: the cheapest
     // possible rejection, since this is what every call costs while a dependency is down.
     if (breaker !== undefined) {
+      // Reading the state turns an open breaker whose time is up half-open: listeners
+      // hear that move like any other this call causes.
+      const from = this.#policy.emit === undefined ? undefined : breaker.current;
       const state = breaker.state;
+      if (from !== undefined && from !== state) this.#emitCircuitChange(breaker, from, this.now());
       if (state === 'open' || state === 'isolated') {
         const permit = breaker.acquire();
-        if (permit < 0) return rejectSoon(this.#circuitRejection(breaker, 1, undefined));
+        if (permit < 0) return this.#rejectEarly(this.#circuitRejection(breaker, 1, undefined));
         // The open time ran out between the two clock reads: give the probe permit back,
         // the attempt asks for its own (a kept permit would pin a half-open breaker).
         breaker.release(permit);
@@ -223,10 +227,19 @@ export class Execution<T> implements LaneEntry {
             queued: bulkhead.queued,
           });
         }
-        return rejectSoon(bulkhead.rejection());
+        return this.#rejectEarly(bulkhead.rejection());
       }
     }
     return simple ? this.#runFast() : this.#run(undefined, undefined);
+  }
+
+  /** Rejects before the operation started; listeners still hear that it ended. */
+  #rejectEarly(error: unknown): Promise<T> {
+    if (this.#policy.emit !== undefined) {
+      this.#startedAt = this.now();
+      this.#emitEnd(false, error);
+    }
+    return rejectSoon(error);
   }
 
   /**
@@ -238,13 +251,13 @@ export class Execution<T> implements LaneEntry {
     const cfg = this.#policy.config;
     const breaker = this.#breaker;
     cfg.budget?.onRequest();
-    this.#attempts = 1;
     let attempt: Attempt;
     try {
       attempt = this.#startAttempt(1, 0, undefined);
     } catch (rejection) {
       return rejectSoon(rejection);
     }
+    this.#attempts = 1;
     let result: T | PromiseLike<T>;
     try {
       result = this.#fn(attempt);
@@ -322,8 +335,10 @@ export class Execution<T> implements LaneEntry {
               throw this.#deadlineError(deadline);
             }
           }
-          const number = ++this.#attempts;
+          // Counted once started: an attempt the breaker refuses never ran.
+          const number = this.#attempts + 1;
           const current = this.#startAttempt(number, now, this.#lastError);
+          this.#attempts = number;
           attempt = current;
           let value: T;
           try {
@@ -504,7 +519,9 @@ export class Execution<T> implements LaneEntry {
     if (attempt.attempt >= cfg.maxAttempts) return this.#refuse(attempt, error, 'max-attempts', now);
     const breaker = this.#breaker;
     if (breaker !== undefined) {
+      const from = this.#policy.emit === undefined ? undefined : breaker.current;
       const state = breaker.state;
+      if (from !== undefined && from !== state) this.#emitCircuitChange(breaker, from, now);
       if (state === 'open' || state === 'isolated') return this.#refuse(attempt, error, 'circuit-open', now);
     }
     const maxDelay = cfg.backoff.maxDelay;
