@@ -195,8 +195,10 @@ function resolve(options: PolicyOptions): { config: PolicyConfig; raw: PolicyOpt
     o.attemptTimeout === undefined
       ? undefined
       : num('attemptTimeout', o.attemptTimeout, 0, { min: 0, exclusiveMin: true, max: MAX_TIMER });
-  const clock = o.clock ?? systemClock;
+  const clock = o.clock === undefined ? systemClock : o.clock;
   if (
+    typeof clock !== 'object' ||
+    clock === null ||
     typeof clock.now !== 'function' ||
     typeof clock.setTimeout !== 'function' ||
     typeof clock.clearTimeout !== 'function'
@@ -211,6 +213,7 @@ function resolve(options: PolicyOptions): { config: PolicyConfig; raw: PolicyOpt
   let budget: RetryBudget | undefined;
   let rawRetry: RetryOptions | false | undefined = o.retry;
   if (o.retry !== false) {
+    if (o.retry === null) invalid('retry', 'an object or false', null);
     const r = obj<RetryOptions>('retry', o.retry ?? {}, RETRY_KEYS) ?? {};
     maxAttempts = num('retry.maxAttempts', r.maxAttempts, 3, { min: 1, max: 1_000, integer: true });
     if (r.backoff !== undefined) {
@@ -347,6 +350,7 @@ export class PolicyImpl implements Policy {
 
   with(overrides: PolicyOptions): Policy {
     const o = obj<PolicyOptions>('policy.with', overrides, POLICY_KEYS) ?? {};
+    if (o.retry === null) invalid('retry', 'an object or false', null);
     const retry =
       o.retry === undefined
         ? this.#raw.retry
