@@ -3,3 +3,11 @@
 declare function doWork(signal: AbortSignal): Promise<string>;
 declare function serveFromCache(): void;
 declare function work(): Promise<string>;
+// breakwater/grpc examples (docs/grpc.md, src/grpc): a generated client and handlers' helpers.
+declare const loyalty: {
+  getPoints(
+    request: { customer: string },
+    options: import('@grpc/grpc-js').CallOptions,
+    callback: (error: import('@grpc/grpc-js').ServiceError | null, points?: { points: number }) => void,
+  ): import('@grpc/grpc-js').ClientUnaryCall;
+};

@@ -1,0 +1,428 @@
+/**
+ * The per-call state behind the interceptor: one `ResilientCall` per gRPC call runs the
+ * call through `policy.execute`, and each attempt is a new call down the interceptor
+ * chain (`nextCall`), so a retry is a fresh HTTP/2 stream with the same metadata and
+ * request.
+ *
+ * Nothing reaches the caller until the call commits: for unary calls when an attempt ends
+ * OK, for server streaming at the first response message (or an OK end with none).
+ * Until then response headers and the message are held, and the request is kept to be
+ * replayed. Client-streaming and bidi calls are committed from the start and pass
+ * straight through.
+ *
+ * @internal
+ * @module
+ */
+import type { EventEmitter } from 'node:events';
+import {
+  type InterceptingListener,
+  type InterceptorOptions,
+  type Metadata,
+  type NextCall,
+  propagate as Propagate,
+  status as Status,
+  type StatusObject,
+} from '@grpc/grpc-js';
+import { earliest } from '../deadline.js';
+import { type AttemptContext, AttemptTimeoutError, DeadlineExceededError } from '../index.js';
+import type { MethodPlan } from './methods.js';
+import { deadlineMs } from './propagation.js';
+import { CallCancelledError, serviceError, statusFromError } from './status.js';
+
+/** What `nextCall` returns: the rest of the chain for one attempt. */
+type ChildCall = ReturnType<NextCall>;
+type MessageContext = Parameters<ChildCall['sendMessageWithContext']>[0];
+type IncomingCall = NonNullable<InterceptorOptions['parent']>;
+
+/** Metadata key of the operation's idempotency key, identical on every attempt. */
+export const IDEMPOTENCY_KEY = 'idempotency-key';
+/** Metadata key gRFC A6 defines for the number of attempts made before this one. */
+export const PREVIOUS_ATTEMPTS = 'grpc-previous-rpc-attempts';
+/** Timers fire late, and Node may run one a millisecond before Date.now() agrees. */
+const DEADLINE_SLACK_MS = 5;
+
+/**
+ * Stops an operation when its caller cancels. The policy takes an AbortSignal; this is
+ * the part of one it uses (`aborted`, `reason`, one 'abort' listener). A real one costs
+ * ~5 µs per call in Node 20 (EventTarget listeners), more than the rest of the adapter,
+ * and almost no call is ever cancelled.
+ */
+class CancelSignal {
+  aborted = false;
+  reason: unknown = undefined;
+  #listener: (() => void) | undefined = undefined;
+
+  addEventListener(_type: string, listener: () => void): void {
+    this.#listener = listener;
+  }
+
+  removeEventListener(_type: string, listener: () => void): void {
+    if (this.#listener === listener) this.#listener = undefined;
+  }
+
+  abort(reason: unknown): void {
+    if (this.aborted) return;
+    this.aborted = true;
+    this.reason = reason;
+    const listener = this.#listener;
+    this.#listener = undefined;
+    listener?.();
+  }
+}
+
+/** One attempt: the listener of its child call, and the promise the policy awaits. */
+class AttemptRun implements InterceptingListener {
+  readonly #owner: ResilientCall;
+  readonly context: AttemptContext;
+  readonly promise: Promise<undefined>;
+  resolve!: (value: undefined) => void;
+  reject!: (reason: unknown) => void;
+  child: ChildCall | undefined = undefined;
+  /** Response headers, held until the call commits. */
+  metadata: Metadata | undefined = undefined;
+  /** A unary response, held until the status says OK. */
+  message: unknown = undefined;
+  hasMessage = false;
+  /** The server's status, when the attempt failed with it unchanged. */
+  status: StatusObject | undefined = undefined;
+  error: unknown = undefined;
+  /** The child call reported its status. */
+  ended = false;
+  /** Breakwater gave up on this attempt (it timed out, or the operation stopped). */
+  abandoned = false;
+  /** Listener on the attempt's signal (server streaming with an attempt timeout). */
+  onAbort: (() => void) | undefined = undefined;
+
+  constructor(owner: ResilientCall, context: AttemptContext) {
+    this.#owner = owner;
+    this.context = context;
+    this.promise = new Promise<undefined>((resolve, reject) => {
+      this.resolve = resolve;
+      this.reject = reject;
+    });
+  }
+
+  onReceiveMetadata(metadata: Metadata): void {
+    this.#owner.attemptMetadata(this, metadata);
+  }
+
+  onReceiveMessage(message: unknown): void {
+    this.#owner.attemptMessage(this, message);
+  }
+
+  onReceiveStatus(status: StatusObject): void {
+    this.#owner.attemptStatus(this, status);
+  }
+
+  /** Stops listening to the attempt's signal. */
+  detach(): void {
+    if (this.onAbort !== undefined) {
+      this.context.signal.removeEventListener('abort', this.onAbort);
+      this.onAbort = undefined;
+    }
+  }
+}
+
+/** @internal */
+export class ResilientCall implements ChildCall {
+  readonly #plan: MethodPlan;
+  readonly #options: InterceptorOptions;
+  readonly #next: NextCall;
+  readonly #signal = new CancelSignal();
+  #listener: InterceptingListener | undefined = undefined;
+  #metadata: Metadata | undefined = undefined;
+  /** Messages sent before the first attempt's call existed (it waited for a bulkhead). */
+  #pending: [MessageContext, unknown][] | undefined = undefined;
+  /** The request, kept for a retry until the call commits. */
+  #replay: unknown[] | undefined;
+  #halfClosed = false;
+  #readStarted = false;
+  #run: AttemptRun | undefined = undefined;
+  #committed = false;
+  #done = false;
+  #parent: IncomingCall | undefined = undefined;
+  #onParentCancelled: (() => void) | undefined = undefined;
+
+  constructor(plan: MethodPlan, options: InterceptorOptions, next: NextCall) {
+    this.#plan = plan;
+    this.#options = options;
+    this.#next = next;
+    this.#replay = plan.retries ? [] : undefined;
+    // Client-streaming and bidi calls are never retried: pass everything straight through.
+    this.#committed = plan.streamingRequest;
+  }
+
+  start(metadata: Metadata, listener?: Partial<InterceptingListener>): void {
+    // grpc-js's InterceptingCall above this one always passes a full listener.
+    this.#listener = listener as InterceptingListener;
+    this.#metadata = metadata;
+    const options = this.#options;
+    let deadline = deadlineMs(options.deadline);
+    const parent = options.parent;
+    if (parent !== undefined && parent !== null) {
+      // Propagation from the server call being handled (see callOptionsFrom): its
+      // deadline bounds the whole operation, and its cancellation stops it. Attempts are
+      // made without `parent`, so grpc-js does not add a listener to it per attempt.
+      this.#parent = parent;
+      const flags = options.propagate_flags ?? Propagate.DEFAULTS;
+      if (flags & Propagate.DEADLINE) deadline = earliest(deadline, deadlineMs(parent.getDeadline()));
+      if (flags & Propagate.CANCELLATION) {
+        if (parent.cancelled) {
+          this.#signal.abort(new CallCancelledError(Status.CANCELLED, 'Cancelled by parent call'));
+        } else {
+          this.#onParentCancelled = () => this.cancelWithStatus(Status.CANCELLED, 'Cancelled by parent call');
+          (parent as EventEmitter).on('cancelled', this.#onParentCancelled);
+        }
+      }
+    }
+    const own = metadata.get(IDEMPOTENCY_KEY)[0];
+    const plan = this.#plan;
+    plan.policy
+      .execute(this.#attempt, {
+        signal: this.#signal as unknown as AbortSignal,
+        deadline,
+        idempotencyKey: typeof own === 'string' && own.length > 0 ? own : undefined,
+        key: plan.key(options),
+        retryOn: plan.retryOn,
+      })
+      .then(undefined, this.#failed);
+  }
+
+  /** Starts one attempt: a new call down the chain, with the request replayed. */
+  readonly #attempt = (context: AttemptContext): Promise<undefined> => {
+    const previous = this.#run;
+    if (previous !== undefined && !previous.ended) this.#abandon(previous, 'breakwater: attempt abandoned');
+    const run = new AttemptRun(this, context);
+    this.#run = run;
+    const plan = this.#plan;
+    const number = context.attempt;
+    const base = this.#metadata as Metadata;
+    if (number === 1 && context.idempotencyKey !== undefined && base.get(IDEMPOTENCY_KEY).length === 0) {
+      base.set(IDEMPOTENCY_KEY, context.idempotencyKey);
+    }
+    let metadata = base;
+    if (this.#replay !== undefined) {
+      // Every attempt gets its own copy: interceptors further down may add entries.
+      metadata = base.clone();
+      if (number > 1) metadata.set(PREVIOUS_ATTEMPTS, String(number - 1));
+    }
+    // A unary attempt's call deadline is the attempt's own (the server learns its budget);
+    // a stream outlives its first message, so its call gets the operation's deadline and
+    // the attempt timeout (time to the first message) is enforced here.
+    const deadline = plan.streamingResponse ? context.deadline : context.attemptDeadline;
+    let options = this.#options;
+    if (this.#parent !== undefined) {
+      const { parent: _parent, propagate_flags: _flags, ...rest } = options;
+      options = { ...rest, deadline: deadline ?? Number.POSITIVE_INFINITY };
+    } else if (deadline !== undefined) {
+      options = { ...options, deadline };
+    }
+    const child = this.#next(options);
+    run.child = child;
+    if (
+      plan.streamingResponse &&
+      context.attemptDeadline !== undefined &&
+      context.attemptDeadline !== deadline
+    ) {
+      run.onAbort = () => this.#abandon(run, 'breakwater: attempt timed out');
+      context.signal.addEventListener('abort', run.onAbort, { once: true });
+    }
+    child.start(metadata, run);
+    if (number === 1) {
+      const pending = this.#pending;
+      this.#pending = undefined;
+      if (pending !== undefined)
+        for (const [messageContext, message] of pending)
+          child.sendMessageWithContext(messageContext, message);
+    } else if (this.#replay !== undefined) {
+      for (const message of this.#replay) child.sendMessage(message);
+    }
+    if (this.#halfClosed) child.halfClose();
+    if (this.#readStarted) child.startRead();
+    return run.promise;
+  };
+
+  /** The operation failed: report the last attempt's status, or breakwater's reason. */
+  readonly #failed = (error: unknown): void => {
+    if (this.#done) return;
+    const run = this.#run;
+    if (run !== undefined && run.status !== undefined && error === run.error) {
+      this.#deliver(run, run.status);
+      return;
+    }
+    const status = statusFromError(error);
+    if (run !== undefined && !run.ended) this.#abandon(run, status.details, status.code);
+    if (!this.#plan.streamingResponse) this.#listener?.onReceiveMessage(null);
+    this.#finish(status);
+  };
+
+  /** Cancels an attempt's call; whatever it reports later is ignored. */
+  #abandon(run: AttemptRun, details: string, code: number = Status.CANCELLED): void {
+    run.abandoned = true;
+    run.detach();
+    if (!run.ended) run.child?.cancelWithStatus(code, details);
+  }
+
+  /** Whether what `run` reports must be ignored. */
+  #stale(run: AttemptRun): boolean {
+    return run !== this.#run || run.abandoned || this.#done || this.#signal.aborted;
+  }
+
+  /**
+   * Whether the policy stopped waiting for `run` (its attempt timeout or the deadline
+   * fired) before the child call reported: then the policy has moved on, and a late
+   * success must not be reported next to the retry or the error it started.
+   */
+  #givenUp(run: AttemptRun): boolean {
+    const at = run.context.attemptDeadline;
+    return at !== undefined && this.#plan.clock.now() >= at && run.context.signal.aborted;
+  }
+
+  attemptMetadata(run: AttemptRun, metadata: Metadata): void {
+    if (this.#stale(run)) return;
+    if (this.#committed) this.#listener?.onReceiveMetadata(metadata);
+    else run.metadata = metadata;
+  }
+
+  attemptMessage(run: AttemptRun, message: unknown): void {
+    if (this.#stale(run)) return;
+    const listener = this.#listener as InterceptingListener;
+    if (this.#committed) {
+      listener.onReceiveMessage(message);
+    } else if (!this.#plan.streamingResponse) {
+      run.message = message;
+      run.hasMessage = true;
+    } else if (!this.#givenUp(run)) {
+      // The first message of a stream: the commit point.
+      this.#commit(run);
+      if (run.metadata !== undefined) listener.onReceiveMetadata(run.metadata);
+      listener.onReceiveMessage(message);
+    }
+  }
+
+  attemptStatus(run: AttemptRun, status: StatusObject): void {
+    run.ended = true;
+    run.detach();
+    if (this.#stale(run)) return;
+    if (this.#committed) {
+      // A stream past its commit point, or a client-streaming/bidi call: the status is final.
+      if (status.code === Status.OK) run.resolve(undefined);
+      else run.reject(serviceError(status));
+      this.#finish(status);
+      return;
+    }
+    if (status.code === Status.OK) {
+      if (this.#givenUp(run)) return;
+      this.#commit(run);
+      this.#deliver(run, status);
+      return;
+    }
+    const error = this.#attemptError(run, status);
+    if (error === undefined) {
+      const plain = serviceError(status);
+      run.status = status;
+      run.error = plain;
+      run.reject(plain);
+    } else {
+      run.error = error;
+      run.reject(error);
+    }
+  }
+
+  /**
+   * A DEADLINE_EXCEEDED that grpc-js (or the server) reported as the operation's
+   * deadline or this attempt's timeout expired becomes breakwater's error for it, so the
+   * outcome does not depend on which of two timers set for the same instant fired first.
+   */
+  #attemptError(run: AttemptRun, status: StatusObject): Error | undefined {
+    if (status.code !== Status.DEADLINE_EXCEEDED) return undefined;
+    const context = run.context;
+    const now = this.#plan.clock.now();
+    const deadline = context.deadline;
+    if (deadline !== undefined && now >= deadline - DEADLINE_SLACK_MS) {
+      return new DeadlineExceededError(deadline, { cause: serviceError(status) });
+    }
+    const at = context.attemptDeadline;
+    const timeout = this.#plan.attemptTimeout;
+    if (at !== undefined && at !== deadline && timeout !== undefined && now >= at - DEADLINE_SLACK_MS) {
+      return new AttemptTimeoutError(timeout);
+    }
+    return undefined;
+  }
+
+  #commit(run: AttemptRun): void {
+    this.#committed = true;
+    this.#replay = undefined;
+    run.detach();
+    run.resolve(undefined);
+  }
+
+  /** Hands an attempt's held response and its status to the caller. */
+  #deliver(run: AttemptRun, status: StatusObject): void {
+    const listener = this.#listener as InterceptingListener;
+    if (run.metadata !== undefined) listener.onReceiveMetadata(run.metadata);
+    if (run.hasMessage) listener.onReceiveMessage(run.message);
+    this.#finish(status);
+  }
+
+  /** The call is over: report its status and release what it holds. */
+  #finish(status: StatusObject): void {
+    this.#done = true;
+    this.#replay = undefined;
+    this.#pending = undefined;
+    if (this.#onParentCancelled !== undefined) {
+      (this.#parent as EventEmitter | undefined)?.removeListener('cancelled', this.#onParentCancelled);
+      this.#onParentCancelled = undefined;
+    }
+    this.#listener?.onReceiveStatus(status);
+  }
+
+  cancelWithStatus(code: Status, details: string): void {
+    if (this.#done) return;
+    const child = this.#run?.child;
+    if (this.#committed && child !== undefined) {
+      // Past the commit point the child's own status (CANCELLED) comes back up.
+      child.cancelWithStatus(code, details);
+      return;
+    }
+    // Stops the operation wherever it is (an attempt, a backoff wait, a bulkhead queue);
+    // #failed then cancels the attempt in flight and reports the status.
+    this.#signal.abort(new CallCancelledError(code, details));
+  }
+
+  getPeer(): string {
+    return this.#run?.child?.getPeer() ?? 'unknown';
+  }
+
+  sendMessageWithContext(context: MessageContext, message: unknown): void {
+    this.#replay?.push(message);
+    const run = this.#run;
+    if (run === undefined || run.child === undefined) {
+      if (this.#pending === undefined) this.#pending = [];
+      this.#pending.push([context, message]);
+    } else if (!run.ended && !run.abandoned) {
+      run.child.sendMessageWithContext(context, message);
+    }
+    // Otherwise the attempt is over; a retry replays the message.
+  }
+
+  sendMessage(message: unknown): void {
+    this.sendMessageWithContext({}, message);
+  }
+
+  startRead(): void {
+    this.#readStarted = true;
+    const run = this.#run;
+    if (run !== undefined && !run.ended && !run.abandoned) run.child?.startRead();
+  }
+
+  halfClose(): void {
+    this.#halfClosed = true;
+    const run = this.#run;
+    if (run !== undefined && !run.ended && !run.abandoned) run.child?.halfClose();
+  }
+
+  getAuthContext(): ReturnType<ChildCall['getAuthContext']> {
+    return this.#run?.child?.getAuthContext() ?? null;
+  }
+}
