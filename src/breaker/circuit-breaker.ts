@@ -465,8 +465,11 @@ export class Breaker implements CircuitBreaker {
     if (cfg.consecutiveFailures > 0 && this.#consecutive >= cfg.consecutiveFailures) return true;
     const w = this.#window;
     if (w === undefined || w.calls < cfg.minimumCalls) return false;
-    if (w.failures >= cfg.failureRateThreshold * w.calls) return true;
-    return cfg.slowCall !== undefined && w.slow >= cfg.slowCall.rateThreshold * w.calls;
+    // Divide, not multiply: failures / calls is rounded once and compares exactly with the
+    // threshold at the boundary, while 0.07 × 100 rounds up to 7.000000000000001 and would
+    // keep the breaker closed at a failure rate of exactly 7 %.
+    if (w.failures / w.calls >= cfg.failureRateThreshold) return true;
+    return cfg.slowCall !== undefined && w.slow / w.calls >= cfg.slowCall.rateThreshold;
   }
 
   #openDuration(): number {

@@ -51,6 +51,37 @@ describe('circuitBreaker: count window and failure rate', () => {
     expect(b.state).toBe('open');
   });
 
+  it('a rate exactly at a decimal threshold opens (no floating-point slack)', () => {
+    // 0.07 × 100 is 7.000000000000001 in floating point: "7 ≥ 0.07 × 100" would say no.
+    for (const [threshold, size, failures] of [
+      [0.07, 100, 7],
+      [0.28, 25, 7],
+      [0.56, 25, 14],
+    ] as const) {
+      const b = circuitBreaker({
+        window: { type: 'count', size },
+        failureRateThreshold: threshold,
+        minimumCalls: size,
+      });
+      calls(b, size - failures, 'success');
+      calls(b, failures - 1, 'failure');
+      expect(b.state, `${threshold}`).toBe('closed');
+      call(b, 'failure');
+      expect(b.state, `${failures} of ${size} at ${threshold}`).toBe('open');
+    }
+  });
+
+  it('a slow-call rate exactly at a decimal threshold opens', () => {
+    const b = circuitBreaker({
+      window: { type: 'count', size: 100 },
+      minimumCalls: 100,
+      slowCall: { durationMs: 1_000, rateThreshold: 0.07 },
+    });
+    calls(b, 93, 'success');
+    calls(b, 7, 'slow');
+    expect(b.state).toBe('open');
+  });
+
   it('a threshold of 1 needs every call in the window to fail', () => {
     const b = circuitBreaker({
       window: { type: 'count', size: 5 },
