@@ -1,0 +1,291 @@
+/**
+ * One request through `httpInterceptor`: the state machine between undici and
+ * `policy.execute`. Each attempt is a fresh handler dispatched downstream; the policy
+ * decides whether and when to retry.
+ *
+ * An attempt lasts until the last byte of its response (so the deadline, the bulkhead and
+ * the breaker cover the body too) and ends one of four ways:
+ *
+ * - a response whose status is no failure is committed: its head and body flow straight
+ *   to the caller, and the attempt succeeds when it ends;
+ * - a retryable status on a request that may be repeated is held: the response is paused
+ *   and the attempt fails with an {@link HttpStatusError}. If the policy retries, the held
+ *   body is drained (the connection goes back to the pool); if it stops, the held response
+ *   is released to the caller exactly as undici gave it;
+ * - any other failure status is committed too (the caller gets it), and the attempt fails
+ *   when the body ends, so the breaker counts it;
+ * - a network error before the head fails the attempt with undici's own error.
+ *
+ * After the head was handed to the caller nothing is retried. The caller hears of the end
+ * once: the response's own end, or the operation's error (a deadline, an open breaker,
+ * the caller's abort, the last attempt's network error).
+ *
+ * The two handler APIs of undici (the legacy `onConnect/onHeaders/...` and the newer
+ * `onRequestStart/onResponseStart/...`) live in `dispatch-handlers.ts`; everything here is
+ * shared.
+ *
+ * @internal
+ * @module
+ */
+import type { AttemptContext, ExecuteOptions, Policy, RetryDecision } from '../index.js';
+import { ABANDONED, type Attempt, type AttemptOwner, COMMITTED, DONE, HELD } from './attempt.js';
+import { bodyKind, ITERATOR, REPLAYABLE, STREAM, streamUnread, TrackedBody } from './body.js';
+import { CallerSignal, defaultAbortReason } from './caller-signal.js';
+import { classifyHttpFailure, repeatability, wantsRetry } from './classify.js';
+import { addHeaders, findHeader, type RequestHeaders } from './headers.js';
+import { RETRYABLE, type RequestSettings, type ResolvedHttpOptions, SUCCESS } from './options.js';
+import { parseRetryAfter } from './retry-after.js';
+import { HttpStatusError } from './status-error.js';
+
+/** The request options the interceptor reads (a structural subset of undici's DispatchOptions). */
+export interface DispatchOptionsLike {
+  readonly method: string;
+  readonly origin?: string | URL | undefined;
+  readonly headers?: unknown;
+  readonly body?: unknown;
+}
+
+/** What every request of one interceptor shares. */
+export interface SharedState {
+  readonly policy: Policy;
+  readonly options: ResolvedHttpOptions;
+}
+
+/** The dispatch function an interceptor receives. */
+export type DispatchFn = (options: never, handler: never) => boolean;
+
+/** One request through the interceptor (see the module comment). */
+export abstract class HttpCall implements AttemptOwner {
+  readonly policy: Policy;
+  readonly options: ResolvedHttpOptions;
+  readonly settings: RequestSettings | undefined;
+  readonly opts: DispatchOptionsLike;
+  readonly signal = new CallerSignal();
+  /** The attempt the policy is running (or ran last). */
+  current: Attempt | undefined = undefined;
+  held: Attempt | undefined = undefined;
+  /** The caller has a response head. */
+  committed = false;
+  /** The caller has heard the end (a response end or an error). */
+  done = false;
+  /** `execute` has settled. */
+  operationOver = false;
+  readonly #dispatch: DispatchFn;
+  #prepared = false;
+  #repeatable = false;
+  #attemptNumber = 0;
+  #keyHeader: string | undefined = undefined;
+  #body: unknown;
+  #bodyKind: number;
+
+  constructor(
+    shared: SharedState,
+    settings: RequestSettings | undefined,
+    dispatch: DispatchFn,
+    opts: DispatchOptionsLike,
+  ) {
+    this.policy = shared.policy;
+    this.options = settings?.options ?? shared.options;
+    this.settings = settings;
+    this.#dispatch = dispatch;
+    this.opts = opts;
+    const kind = bodyKind(opts.body);
+    this.#bodyKind = kind;
+    this.#body = kind === ITERATOR ? new TrackedBody(opts.body as Iterable<unknown>) : opts.body;
+  }
+
+  /** Makes the handler for the next attempt. */
+  protected abstract newAttempt(): Attempt;
+  /** Gives the caller its abort function (onConnect / onRequestStart). */
+  protected abstract callerStart(): void;
+  /** Tells the caller the request failed. */
+  protected abstract callerError(error: unknown): void;
+
+  /** Starts the operation. */
+  start(): boolean {
+    this.callerStart();
+    const o = this.opts;
+    const origin = o.origin;
+    const settings = this.settings;
+    const options: ExecuteOptions = {
+      signal: this.signal.asAbortSignal(),
+      retryOn: this.retryOn,
+      key: settings?.key ?? (typeof origin === 'string' ? origin : origin?.origin),
+      deadline: settings?.deadline,
+      idempotencyKey: settings?.idempotencyKey,
+    };
+    this.policy.execute(this.run, options).then(undefined, this.onFailed);
+    return true;
+  }
+
+  /** One attempt, as `execute` runs it. */
+  readonly run = (ctx: AttemptContext): Promise<void> => {
+    const previous = this.current;
+    if (previous?.running === true) this.abandon(previous, new Error('superseded by a new attempt'));
+    if (this.held !== undefined) this.#drainHeld();
+    if (this.signal.aborted) return Promise.reject(this.signal.reason);
+    let opts: DispatchOptionsLike;
+    try {
+      if (!this.#prepared) this.#prepare(ctx);
+      opts = this.#attemptOptions(ctx);
+    } catch (error) {
+      return Promise.reject(error);
+    }
+    const attempt = this.newAttempt();
+    this.current = attempt;
+    return new Promise<void>((resolve, reject) => {
+      attempt.bind(resolve, reject);
+      try {
+        this.#dispatch(opts as never, attempt as never);
+      } catch (error) {
+        attempt.otherError(error);
+      }
+    });
+  };
+
+  /** The policy's retryOn for this request (see classify.ts for the default rules). */
+  readonly retryOn = (error: unknown, ctx: AttemptContext): RetryDecision => {
+    const attempt = this.current;
+    // The policy ended the attempt itself (its timeout fired): stop the request too.
+    if (attempt !== undefined && !attempt.settled) this.abandon(attempt, error);
+    if (this.signal.aborted || this.committed || !this.#repeatable || !this.#bodyReplayable()) return false;
+    const own = this.policy.config.retryOn;
+    const verdict = own === undefined ? classifyHttpFailure(error, this.options) : own(error, ctx);
+    const held = this.held;
+    if (held !== undefined && wantsRetry(verdict)) {
+      // The policy may still refuse (budget, deadline, breaker); if it does, `execute`
+      // rejects within this turn of the event loop and the response goes to the caller.
+      // Otherwise it waits before the next attempt: drain now, not after the wait.
+      setImmediate(() => {
+        if (this.held === held) this.#drainHeld();
+      });
+    }
+    return verdict;
+  };
+
+  /** `execute` rejected: retrying stopped, the deadline passed, or the caller aborted. */
+  readonly onFailed = (error: unknown): void => {
+    this.operationOver = true;
+    const held = this.held;
+    if (held !== undefined) {
+      this.held = undefined;
+      if (held.error === error && !this.done && !this.signal.aborted) {
+        this.current = held;
+        held.release();
+        return;
+      }
+      held.drain();
+    }
+    const current = this.current;
+    if (current?.running === true) this.abandon(current, error);
+    this.finish(error);
+  };
+
+  /** The abort function handed to the caller. */
+  readonly abortByCaller = (reason?: unknown): void => {
+    if (this.done || this.signal.aborted) return;
+    const why = reason ?? defaultAbortReason();
+    this.signal.abort(why); // the policy stops waiting and rejects with `why`
+    const current = this.current;
+    if (current?.running === true) this.abandon(current, why);
+    if (this.held !== undefined) this.#drainHeld();
+    if (this.operationOver) this.finish(why);
+  };
+
+  /**
+   * Called by an attempt with the final status of its response. Returns true to hand the
+   * head to the caller now, false to hold it (paused) while the policy decides.
+   */
+  head(attempt: Attempt, status: number): boolean {
+    const kind = status < 600 ? (this.options.statusKinds[status] as number) : SUCCESS;
+    if (kind === SUCCESS) {
+      attempt.state = COMMITTED;
+      this.committed = true;
+      return true;
+    }
+    const now = this.policy.config.clock.now();
+    const error = new HttpStatusError(
+      status,
+      attempt.headerRecord(),
+      parseRetryAfter(attempt.header('retry-after'), now),
+    );
+    attempt.error = error;
+    if (
+      kind === RETRYABLE &&
+      !this.signal.aborted &&
+      this.#repeatable &&
+      this.#attemptNumber < this.policy.config.maxAttempts &&
+      this.#bodyReplayable()
+    ) {
+      attempt.state = HELD;
+      this.held = attempt;
+      attempt.fail(error);
+      return false;
+    }
+    attempt.state = COMMITTED;
+    this.committed = true;
+    return true;
+  }
+
+  /** Stops an attempt: aborts it in undici and ignores whatever it reports afterwards. */
+  abandon(attempt: Attempt, reason: unknown): void {
+    if (attempt.state === DONE || attempt.state === ABANDONED) return;
+    attempt.state = ABANDONED;
+    attempt.abortReason = reason;
+    attempt.abortTransport(reason);
+    attempt.fail(reason);
+  }
+
+  /** Tells the caller the request failed, once. */
+  finish(error: unknown): void {
+    if (this.done) return;
+    this.done = true;
+    this.callerError(error);
+  }
+
+  #drainHeld(): void {
+    const held = this.held;
+    this.held = undefined;
+    held?.drain();
+  }
+
+  /** Decides, on the first attempt, whether the request may be repeated and with which key. */
+  #prepare(ctx: AttemptContext): void {
+    this.#prepared = true;
+    const settings = this.settings;
+    const decided = repeatability(
+      String(this.opts.method),
+      this.options,
+      settings?.idempotent,
+      settings?.idempotencyKey,
+      () => findHeader(this.opts.headers as RequestHeaders, this.options.idempotencyHeader) !== undefined,
+      () => ctx.idempotencyKey,
+    );
+    this.#repeatable = decided.repeatable;
+    this.#keyHeader = decided.keyHeader;
+  }
+
+  /** The options for this attempt: the caller's, plus our headers and body wrapper. */
+  #attemptOptions(ctx: AttemptContext): DispatchOptionsLike {
+    this.#attemptNumber = ctx.attempt;
+    const deadlineHeader = this.options.deadlineHeader;
+    const sendDeadline = deadlineHeader !== undefined && ctx.attemptDeadline !== undefined;
+    if (this.#keyHeader === undefined && !sendDeadline && this.#body === this.opts.body) return this.opts;
+    const extra: [string, string][] = [];
+    if (this.#keyHeader !== undefined) extra.push([this.options.idempotencyHeader, this.#keyHeader]);
+    if (sendDeadline) {
+      const left = Math.max(0, Math.floor((ctx.attemptDeadline as number) - this.policy.config.clock.now()));
+      extra.push([deadlineHeader, String(left)]);
+    }
+    const headers = this.opts.headers as RequestHeaders;
+    const withExtra = extra.length === 0 ? headers : addHeaders(headers, extra);
+    return { ...this.opts, headers: withExtra, body: this.#body };
+  }
+
+  #bodyReplayable(): boolean {
+    const kind = this.#bodyKind;
+    if (kind === REPLAYABLE) return true;
+    if (kind === STREAM) return streamUnread(this.#body);
+    return !(this.#body as TrackedBody).consumed;
+  }
+}
