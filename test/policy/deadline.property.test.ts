@@ -132,7 +132,7 @@ async function run(s: Scenario): Promise<void> {
       maxAttempts: s.maxAttempts,
       backoff: s.backoff(),
       budget: false,
-      ...(s.hint === undefined ? {} : { retryOn: () => ({ retry: true, after: s.hint }) }),
+      ...(s.hint === undefined ? {} : { retryOn: () => ({ retry: true, after: s.hint as number }) }),
     },
   };
   if (s.deadline !== undefined) options.deadline = s.deadline;
