@@ -22,7 +22,7 @@
  * leaves no server behind. Never uses port 4222.
  */
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
@@ -144,11 +144,17 @@ export class NatsServer {
     return this.#log;
   }
 
-  /** Freezes the process (SIGSTOP): connections stay open, nothing is answered. */
-  pause(): void {
+  /**
+   * Freezes the process (SIGSTOP): connections stay open, nothing is answered. Resolves
+   * once every thread of the server has stopped: the kernel stops a busy multi-threaded
+   * process a few milliseconds after the signal, and a request sent in that gap would
+   * still be answered.
+   */
+  async pause(): Promise<void> {
     const child = this.#require('pause');
     child.kill('SIGSTOP');
     this.#paused = true;
+    await waitUntilStopped(child.pid);
   }
 
   /** Lets a paused process run again (SIGCONT); it then handles what queued up meanwhile. */
@@ -284,6 +290,39 @@ async function launch(
     const tail = log.slice(-10).join('\n');
     throw new Error(`${(error as Error).message}\n${tail}`, { cause: error });
   }
+}
+
+/**
+ * Waits until every thread of `pid` is in the stopped state (Linux: the stat file of each task under /proc/<pid>/task).
+ * Where /proc is missing, waits a fixed 100 ms instead.
+ */
+async function waitUntilStopped(pid: number | undefined): Promise<void> {
+  if (pid === undefined) return;
+  const tasks = `/proc/${pid}/task`;
+  if (!existsSync(tasks)) {
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    return;
+  }
+  const end = Date.now() + 5_000;
+  while (Date.now() < end) {
+    let stopped = true;
+    try {
+      for (const task of readdirSync(tasks)) {
+        // The state is the first field after the parenthesised command name.
+        const stat = readFileSync(`${tasks}/${task}/stat`, 'utf8');
+        const state = stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3);
+        if (state !== 'T' && state !== 't') {
+          stopped = false;
+          break;
+        }
+      }
+    } catch {
+      return; // the process is gone
+    }
+    if (stopped) return;
+    await new Promise((resolve) => setTimeout(resolve, 1));
+  }
+  throw new Error(`nats-server (pid ${pid}) did not stop within 5 s of SIGSTOP`);
 }
 
 /** Sends `signal` and waits for the exit; escalates to SIGKILL after 10 s. */

@@ -50,7 +50,10 @@ export interface ClientKit {
   outstanding(stream: string, durable: string): Promise<number>;
   /** Runs `onMessage` for every message of a durable consumer, one at a time. */
   consume(stream: string, durable: string, onMessage: (msg: TestMsg) => Promise<void>): Promise<ConsumerLoop>;
+  /** Creates a KV bucket (history 1). */
   kv(bucket: string): Promise<KvLike>;
+  /** Opens an existing KV bucket (possibly created by the other client generation). */
+  openKv(bucket: string): Promise<KvLike>;
   close(): Promise<void>;
 }
 
@@ -120,6 +123,9 @@ async function connectV2Kit(url: string): Promise<ClientKit> {
     async kv(bucket) {
       return js.views.kv(bucket, { history: 1 });
     },
+    async openKv(bucket) {
+      return js.views.kv(bucket, { bindOnly: true });
+    },
     async close() {
       await nc.close();
     },
@@ -183,6 +189,9 @@ async function connectV3Kit(url: string): Promise<ClientKit> {
     },
     async kv(bucket) {
       return new Kvm(js).create(bucket, { history: 1 });
+    },
+    async openKv(bucket) {
+      return new Kvm(js).open(bucket);
     },
     async close() {
       await nc.close();
