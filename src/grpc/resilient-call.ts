@@ -90,6 +90,8 @@ class AttemptRun implements InterceptingListener {
   ended = false;
   /** Breakwater gave up on this attempt (it timed out, or the operation stopped). */
   abandoned = false;
+  /** The attempt's promise resolved at the commit point. */
+  settled = false;
   /** Listener on the attempt's signal (server streaming with an attempt timeout). */
   onAbort: (() => void) | undefined = undefined;
 
@@ -304,19 +306,25 @@ export class ResilientCall implements ChildCall {
     run.ended = true;
     run.detach();
     if (this.#stale(run)) return;
-    if (this.#committed) {
-      // A stream past its commit point, or a client-streaming/bidi call: the status is final.
-      if (status.code === Status.OK) run.resolve(undefined);
-      else run.reject(serviceError(status));
+    if (status.code === Status.OK) {
+      if (this.#committed) {
+        // A client-streaming or bidi call ends well (or a stream past its commit point).
+        run.resolve(undefined);
+        this.#finish(status);
+      } else if (!this.#givenUp(run)) {
+        this.#commit(run);
+        this.#deliver(run, status);
+      }
+      return;
+    }
+    if (run.settled) {
+      // A stream that failed after its first message: the policy is done with it already.
       this.#finish(status);
       return;
     }
-    if (status.code === Status.OK) {
-      if (this.#givenUp(run)) return;
-      this.#commit(run);
-      this.#deliver(run, status);
-      return;
-    }
+    // The attempt failed. The policy books it (breaker, budget) and then either retries
+    // or rejects, and #failed reports the status: the caller hears of the failure only
+    // after the breaker has.
     const error = this.#attemptError(run, status);
     if (error === undefined) {
       const plain = serviceError(status);
@@ -354,6 +362,7 @@ export class ResilientCall implements ChildCall {
     this.#committed = true;
     this.#replay = undefined;
     run.detach();
+    run.settled = true;
     run.resolve(undefined);
   }
 

@@ -212,7 +212,7 @@ export class OrdersServer extends EventEmitter {
         const step = this.#next(WATCH_ORDER);
         if (step.kind === 'hang') return;
         if (step.kind === 'fail') {
-          call.destroy(failure(step, seq));
+          call.emit('error', failure(step, seq));
           return;
         }
         const messages = step.kind === 'stream' ? step.messages : 3;
@@ -231,7 +231,7 @@ export class OrdersServer extends EventEmitter {
             return;
           }
           if (step.kind === 'stream' && step.failWith !== undefined) {
-            call.destroy(failure({ kind: 'fail', code: step.failWith }, seq));
+            call.emit('error', failure({ kind: 'fail', code: step.failWith }, seq));
           } else {
             call.end();
           }
@@ -253,7 +253,7 @@ export class OrdersServer extends EventEmitter {
         const { seq } = this.#record(CHAT, call, undefined);
         const step = this.#next(CHAT);
         if (step.kind === 'fail') {
-          call.destroy(failure(step, seq));
+          call.emit('error', failure(step, seq));
           return;
         }
         call.on('data', (message: ChatMessage) =>

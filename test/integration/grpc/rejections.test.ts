@@ -1,0 +1,189 @@
+/**
+ * Breakwater's own rejections (open circuit, full bulkhead) as gRPC statuses, per-target
+ * breaker state, and the caller's cancellation at every stage of an operation.
+ */
+import { status } from '@grpc/grpc-js';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { type GrpcInterceptorOptions, grpcInterceptor, tagChannelTarget } from '../../../src/grpc/index.js';
+import {
+  type BreakwaterEvent,
+  backoff,
+  bulkhead,
+  CircuitOpenError,
+  circuitBreaker,
+  isBreakwaterError,
+  keyedCircuitBreaker,
+  type Policy,
+  policy,
+} from '../../../src/index.js';
+import type { OrderServiceClient } from '../../fixtures/grpc/generated/orders.js';
+import { clientOptions, GET_ORDER, getOrder, makeClient, type OrdersServer, startServer } from './harness.js';
+
+function causeOf(error: unknown): unknown {
+  return (error as { cause?: unknown } | undefined)?.cause;
+}
+
+/** Resolves with the first event of `type` a policy emits from now on. */
+function nextEvent<T extends BreakwaterEvent['type']>(
+  p: Policy,
+  type: T,
+): Promise<Extract<BreakwaterEvent, { type: T }>> {
+  return new Promise((resolve) => {
+    const off = p.onEvent((event) => {
+      if (event.type === type) {
+        off();
+        resolve(event as Extract<BreakwaterEvent, { type: T }>);
+      }
+    });
+  });
+}
+
+const failing = { kind: 'fail', code: status.UNAVAILABLE } as const;
+
+describe('rejections and cancellation', () => {
+  let server: OrdersServer;
+  const clients: OrderServiceClient[] = [];
+  const client = (p: Policy, options?: GrpcInterceptorOptions, target = server.address, extra = {}) => {
+    const c = makeClient('generated', target, clientOptions([grpcInterceptor(p, options)], extra));
+    clients.push(c);
+    return c;
+  };
+
+  beforeEach(async () => {
+    server = await startServer();
+  });
+  afterEach(async () => {
+    for (const c of clients.splice(0)) c.close();
+    server.kill();
+  });
+
+  it('rejects with UNAVAILABLE and the CircuitOpenError as cause once the breaker opens', async () => {
+    server.script(GET_ORDER, failing, failing, failing);
+    const breaker = circuitBreaker({ consecutiveFailures: 2, openDuration: 60_000 });
+    const c = client(policy({ retry: false, circuitBreaker: breaker }));
+    expect((await getOrder(c).outcome).error?.code).toBe(status.UNAVAILABLE);
+    expect((await getOrder(c).outcome).error?.code).toBe(status.UNAVAILABLE);
+    expect(breaker.state).toBe('open');
+    const { error } = await getOrder(c).outcome;
+    expect(error?.code).toBe(status.UNAVAILABLE);
+    expect(error?.details).toMatch(/^breakwater: Circuit breaker is open/);
+    expect(causeOf(error)).toBeInstanceOf(CircuitOpenError);
+    expect(server.seen(GET_ORDER)).toHaveLength(2);
+  });
+
+  it('rejects with RESOURCE_EXHAUSTED and the BulkheadRejectedError as cause when the bulkhead is full', async () => {
+    server.script(GET_ORDER, { kind: 'hang' });
+    const c = client(policy({ bulkhead: bulkhead({ maxConcurrent: 1 }) }));
+    const hanging = getOrder(c, 'first');
+    await server.waitForCalls(GET_ORDER, 1);
+    const { error } = await getOrder(c, 'second').outcome;
+    expect(error?.code).toBe(status.RESOURCE_EXHAUSTED);
+    const cause = causeOf(error);
+    expect(isBreakwaterError(cause) && cause.code).toBe('BREAKWATER_BULKHEAD_FULL');
+    expect(server.seen(GET_ORDER)).toHaveLength(1);
+    hanging.cancel();
+    expect((await hanging.outcome).error?.code).toBe(status.CANCELLED);
+  });
+
+  describe('a keyed breaker keeps one state per channel target', () => {
+    let healthy: OrdersServer;
+    beforeEach(async () => {
+      healthy = await startServer();
+    });
+    afterEach(() => healthy.kill());
+
+    async function expectIsolation(failingClient: OrderServiceClient, healthyClient: OrderServiceClient) {
+      server.script(GET_ORDER, failing, failing, failing);
+      expect((await getOrder(failingClient).outcome).error?.code).toBe(status.UNAVAILABLE);
+      expect((await getOrder(failingClient).outcome).error?.code).toBe(status.UNAVAILABLE);
+      const rejected = await getOrder(failingClient).outcome;
+      expect(causeOf(rejected.error)).toBeInstanceOf(CircuitOpenError);
+      expect((causeOf(rejected.error) as CircuitOpenError).key).toContain(String(server.port));
+      const ok = await getOrder(healthyClient, 'fine').outcome;
+      expect(ok.error).toBeUndefined();
+      expect(ok.value?.id).toBe('fine');
+      expect(server.seen(GET_ORDER)).toHaveLength(2);
+    }
+
+    it('with one interceptor shared by two clients through tagChannelTarget', async () => {
+      const shared = grpcInterceptor(
+        policy({
+          retry: false,
+          circuitBreaker: keyedCircuitBreaker({ consecutiveFailures: 2, openDuration: 60_000 }),
+        }),
+      );
+      const options = clientOptions([shared], { callInvocationTransformer: tagChannelTarget });
+      const a = makeClient('proto-loader', server.address, options);
+      const b = makeClient('proto-loader', healthy.address, options);
+      clients.push(a, b);
+      await expectIsolation(a, b);
+    });
+
+    it('with the target option, one interceptor per client sharing the policy', async () => {
+      const p = policy({
+        retry: false,
+        circuitBreaker: keyedCircuitBreaker({ consecutiveFailures: 2, openDuration: 60_000 }),
+      });
+      await expectIsolation(
+        client(p, { target: server.address }),
+        client(p, { target: healthy.address }, healthy.address),
+      );
+    });
+  });
+
+  describe('call.cancel()', () => {
+    it('stops a backoff wait at once: no further attempt, the operation ends', async () => {
+      server.script(GET_ORDER, failing, failing);
+      const p = policy({ retry: { maxAttempts: 5, backoff: backoff.constant(60_000), budget: false } });
+      const scheduled = nextEvent(p, 'retry-scheduled');
+      const ended = nextEvent(p, 'operation-end');
+      const call = getOrder(client(p));
+      await scheduled;
+      call.cancel();
+      const { error } = await call.outcome;
+      expect(error?.code).toBe(status.CANCELLED);
+      expect(error?.details).toBe('Cancelled on client');
+      // Without the cancellation this would only come after the 60 s wait (a test timeout).
+      expect((await ended).outcome).toBe('failure');
+      expect(server.seen(GET_ORDER)).toHaveLength(1);
+    });
+
+    it('cancels the attempt in flight, which does not count against the breaker', async () => {
+      server.script(GET_ORDER, { kind: 'hang' });
+      const breaker = circuitBreaker({ consecutiveFailures: 1, openDuration: 60_000 });
+      const p = policy({ circuitBreaker: breaker });
+      const attemptEnd = nextEvent(p, 'attempt-end');
+      const call = getOrder(client(p));
+      const [seen] = await server.waitForCalls(GET_ORDER, 1);
+      call.cancel();
+      expect((await call.outcome).error?.code).toBe(status.CANCELLED);
+      await seen?.cancelled;
+      expect((await attemptEnd).outcome).toBe('aborted');
+      expect(breaker.state).toBe('closed');
+    });
+
+    it('takes a call out of the bulkhead queue; it never reaches the server', async () => {
+      server.script(GET_ORDER, { kind: 'hang' });
+      const c = client(policy({ bulkhead: bulkhead({ maxConcurrent: 1, maxQueue: 1 }) }));
+      const first = getOrder(c, 'first');
+      await server.waitForCalls(GET_ORDER, 1);
+      const queued = getOrder(c, 'queued');
+      queued.cancel();
+      expect((await queued.outcome).error?.code).toBe(status.CANCELLED);
+      first.cancel();
+      expect((await first.outcome).error?.code).toBe(status.CANCELLED);
+      expect(server.seen(GET_ORDER).map((s) => s.request)).toEqual([{ id: 'first' }]);
+    });
+
+    it('sends queued requests once a bulkhead slot frees up', async () => {
+      server.script(GET_ORDER, { kind: 'ok', delayMs: 50 });
+      const c = client(policy({ bulkhead: bulkhead({ maxConcurrent: 1, maxQueue: 1 }) }));
+      const first = getOrder(c, 'first');
+      const second = getOrder(c, 'second');
+      const [a, b] = await Promise.all([first.outcome, second.outcome]);
+      expect(a.value?.id).toBe('first');
+      expect(b.value?.id).toBe('second');
+      expect(server.seen(GET_ORDER).map((s) => s.request)).toEqual([{ id: 'first' }, { id: 'second' }]);
+    });
+  });
+});
