@@ -90,6 +90,10 @@ class KeyedBreaker implements KeyedCircuitBreaker {
     if (key === this.#lastKey && this.#lastEntry !== undefined) return this.#lastEntry.breaker;
     if (typeof key !== 'string') invalid('key', 'a string', key);
     const now = this.#config.clock.now();
+    // Calls on the same key skip the clock, so the previous key may have been used until
+    // now: record that before looking for idle keys, or a key in constant use would be
+    // dropped as idle (and its window lost). It is already the newest entry in the map.
+    if (this.#lastEntry !== undefined) this.#lastEntry.lastUsed = now;
     let entry = this.#entries.get(key);
     if (entry === undefined) {
       this.#evict(now);
@@ -110,11 +114,11 @@ class KeyedBreaker implements KeyedCircuitBreaker {
 
   #evict(now: number): void {
     const hot = this.#lastKey;
-    if (hot !== undefined && this.#lastEntry !== undefined) this.#lastEntry.lastUsed = now;
-    // Idle, closed breakers from the least recently used end.
+    // Idle, closed breakers from the least recently used end. `current`, not `state`:
+    // looking for victims must not turn an open breaker half-open (and emit a change).
     for (const [key, entry] of this.#entries) {
       if (now - entry.lastUsed < this.#idleMs) break;
-      if (key !== hot && entry.breaker.state === 'closed') this.#delete(key);
+      if (key !== hot && entry.breaker.current === 'closed') this.#delete(key);
     }
     if (this.#entries.size < this.#maxKeys) return;
     // Still full: drop the least recently used, preferring a closed breaker among the oldest.
@@ -122,7 +126,7 @@ class KeyedBreaker implements KeyedCircuitBreaker {
     let scanned = 0;
     for (const [key, entry] of this.#entries) {
       victim ??= key;
-      if (entry.breaker.state === 'closed') {
+      if (entry.breaker.current === 'closed') {
         victim = key;
         break;
       }
