@@ -102,7 +102,7 @@ export class OrdersServer extends EventEmitter {
   #server: Server | undefined;
   #port = 0;
   readonly #scripts = new Map<string, Step[]>();
-  /** Extra behaviour for the propagation tests: replaces the GetOrder handler. */
+  /** Extra behaviour for the propagation tests: replaces the GetOrder handler (calls are still recorded). */
   getOrderHandler: OrderServiceServer['getOrder'] | undefined;
 
   get port(): number {
@@ -189,7 +189,10 @@ export class OrdersServer extends EventEmitter {
   #implementation(): OrderServiceServer {
     return {
       getOrder: (call, callback) => {
-        if (this.getOrderHandler !== undefined) return this.getOrderHandler(call, callback);
+        if (this.getOrderHandler !== undefined) {
+          this.#record(GET_ORDER, call, call.request);
+          return this.getOrderHandler(call, callback);
+        }
         return this.#unary<GetOrderRequest>(
           GET_ORDER,
           (request, seq): Order => ({
