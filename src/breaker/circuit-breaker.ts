@@ -1,139 +1,32 @@
 /**
- * The circuit breaker state machine. The arithmetic of windows lives in `window.ts`; this
- * file only decides transitions.
+ * The circuit breaker state machine. The arithmetic of windows lives in `window.ts`, option
+ * validation in `options.ts` and the public types in `types.ts`; this file only decides
+ * transitions.
  *
  * @module
  */
-import { type Clock, systemClock } from '../clock.js';
-import { CircuitOpenError, isBreakwaterError } from '../errors.js';
-import { type Backoff, isBackoff } from '../retry/backoff.js';
-import { invalid, num, obj, oneOf, requireNum, fn as validateFn } from '../validate.js';
+import { CircuitOpenError } from '../errors.js';
+import { invalid } from '../validate.js';
+import { type BreakerConfig, defaultIsFailure, resolveBreakerOptions } from './options.js';
+import type {
+  CircuitBreaker,
+  CircuitBreakerOptions,
+  CircuitBreakerSnapshot,
+  CircuitState,
+  CircuitStateChange,
+  CircuitStateListener,
+} from './types.js';
 import { CountWindow, type OutcomeWindow, TimeWindow } from './window.js';
 
-/** The four states of a breaker. */
-export type CircuitState = 'closed' | 'open' | 'half-open' | 'isolated';
-
-/** The sliding window the failure and slow-call rates are computed over. */
-export type WindowOptions =
-  | {
-      type: 'count';
-      /** Number of most recent calls. */
-      size: number;
-    }
-  | {
-      type: 'time';
-      /** Length of the window, in ms. */
-      durationMs: number;
-      /**
-       * Number of buckets the window is kept in (its resolution).
-       * @default 10
-       */
-      buckets?: number;
-    };
-
-/** Options of {@link circuitBreaker}. */
-export interface CircuitBreakerOptions {
-  /**
-   * Window over which rates are computed.
-   * @default { type: 'count', size: 100 }
-   */
-  window?: WindowOptions;
-  /**
-   * Open when failures / calls in the window reaches this, in (0, 1].
-   * @default 0.5
-   */
-  failureRateThreshold?: number;
-  /**
-   * Rates are only judged once the window holds at least this many calls.
-   * @default 20 (capped at the count window's size)
-   */
-  minimumCalls?: number;
-  /**
-   * Also open after this many failures in a row. When this is the only rule you set
-   * (no `window`, `failureRateThreshold`, `minimumCalls` or `slowCall`), the breaker is a
-   * pure consecutive-failures breaker and the rate rule is off.
-   */
-  consecutiveFailures?: number;
-  /** Optional: calls at least `durationMs` long count as slow; open when slow / calls reaches `rateThreshold`. */
-  slowCall?: { durationMs: number; rateThreshold: number };
-  /**
-   * How long the breaker stays open before letting probes through, in ms; or a
-   * {@link Backoff} whose delay grows with each consecutive re-open (reset on close).
-   * @default 5_000
-   */
-  openDuration?: number | Backoff;
-  /**
-   * Half-open probing: at most `maxProbes` calls in flight at once (others are rejected at
-   * once, not queued); `successThreshold` successful probes in a row close the breaker;
-   * any failed or slow probe re-opens it.
-   * @default { maxProbes: 1, successThreshold: 1 }
-   */
-  halfOpen?: { maxProbes?: number; successThreshold?: number };
-  /**
-   * Which errors count against the dependency.
-   * @default every error except breakwater's own rejections (circuit open, bulkhead full)
-   */
-  isFailure?: (error: unknown) => boolean;
-  /** Restores a state saved with {@link CircuitBreaker.toJSON}. */
-  initialState?: CircuitBreakerSnapshot;
-  /** Source of time. @default systemClock */
-  clock?: Clock;
-}
-
-/** A state change, delivered to {@link CircuitBreaker.onStateChange} listeners. */
-export interface CircuitStateChange {
-  readonly from: CircuitState;
-  readonly to: CircuitState;
-  /** Time of the change, ms since the epoch. */
-  readonly at: number;
-  /** The key, for a breaker inside a keyed breaker. */
-  readonly key: string | undefined;
-  /** When `to` is 'open': ms until probes are let through. */
-  readonly openForMs: number | undefined;
-}
-
-/** A serialisable breaker state; pass it back as `initialState` to restore. */
-export interface CircuitBreakerSnapshot {
-  readonly state: CircuitState;
-  /** When open: the time (ms since the epoch) probes are let through. */
-  readonly openUntil?: number;
-  /** Consecutive re-opens so far (drives a growing `openDuration`). */
-  readonly reopenCount?: number;
-}
-
-/** Listener of state changes. */
-export type CircuitStateListener = (change: CircuitStateChange) => void;
-
-/**
- * A circuit breaker. Safe to share between policies; every attempt of every policy that
- * holds it is counted in the same window.
- */
-export interface CircuitBreaker {
-  /** The current state. Reading it lets an open breaker whose time is up turn half-open. */
-  readonly state: CircuitState;
-  /** Forces the breaker open until {@link CircuitBreaker.reset} (maintenance, kill switch). */
-  isolate(): void;
-  /** Closes the breaker and forgets the window. */
-  reset(): void;
-  /** Subscribes to state changes; returns the unsubscribe function. */
-  onStateChange(listener: CircuitStateListener): () => void;
-  /** A snapshot that `circuitBreaker({ initialState })` restores. */
-  toJSON(): CircuitBreakerSnapshot;
-  /** @internal Asks to run one call: a permit (≥ 0) or -1 when refused. */
-  acquire(): number;
-  /** @internal Why the last `acquire()` was refused: ms until a probe may pass. */
-  retryAfterMs(): number;
-  /** @internal Builds the rejection for a refused acquire. */
-  rejection(cause: unknown): CircuitOpenError;
-  /** @internal The outcome of a call admitted with `permit`. */
-  record(permit: number, error: unknown, failed: boolean, durationMs: number): void;
-  /** @internal A call admitted with `permit` ended with no verdict (e.g. the caller aborted). */
-  release(permit: number): void;
-  /** @internal The state as stored, without letting time turn open into half-open. */
-  readonly current: CircuitState;
-  /** @internal Whether `record` needs a duration (slow-call rule). */
-  readonly measuresDuration: boolean;
-}
+export type {
+  CircuitBreaker,
+  CircuitBreakerOptions,
+  CircuitBreakerSnapshot,
+  CircuitState,
+  CircuitStateChange,
+  CircuitStateListener,
+  WindowOptions,
+} from './types.js';
 
 type State =
   | { readonly kind: 'closed' }
@@ -143,187 +36,6 @@ type State =
 
 const CLOSED: State = Object.freeze({ kind: 'closed' });
 const ISOLATED: State = Object.freeze({ kind: 'isolated' });
-
-/** @internal Resolved options shared by the breakers of a keyed breaker. */
-export interface BreakerConfig {
-  readonly window: WindowOptions | undefined;
-  readonly failureRateThreshold: number;
-  readonly minimumCalls: number;
-  readonly consecutiveFailures: number;
-  readonly slowCall: { readonly durationMs: number; readonly rateThreshold: number } | undefined;
-  readonly openDuration: number | Backoff;
-  readonly maxProbes: number;
-  readonly successThreshold: number;
-  readonly isFailure: ((error: unknown) => boolean) | undefined;
-  readonly clock: Clock;
-}
-
-/** @internal The default `isFailure`: breakwater's own rejections say nothing about the dependency. */
-export function defaultIsFailure(error: unknown): boolean {
-  if (isBreakwaterError(error)) {
-    return error.code !== 'BREAKWATER_CIRCUIT_OPEN' && error.code !== 'BREAKWATER_BULKHEAD_FULL';
-  }
-  return true;
-}
-
-const OPTION_KEYS = [
-  'window',
-  'failureRateThreshold',
-  'minimumCalls',
-  'consecutiveFailures',
-  'slowCall',
-  'openDuration',
-  'halfOpen',
-  'isFailure',
-  'initialState',
-  'clock',
-] as const;
-
-/** @internal Validates options; `prefix` names them in errors. */
-export function resolveBreakerOptions(
-  options: unknown,
-  prefix: string,
-  extraKeys: readonly string[] = [],
-): { config: BreakerConfig; initialState: CircuitBreakerSnapshot | undefined } {
-  const o = obj<CircuitBreakerOptions>(prefix, options ?? {}, [...OPTION_KEYS, ...extraKeys]) ?? {};
-  const rateRuleSet =
-    o.window !== undefined ||
-    o.failureRateThreshold !== undefined ||
-    o.minimumCalls !== undefined ||
-    o.slowCall !== undefined;
-  const consecutiveFailures = num(`${prefix}.consecutiveFailures`, o.consecutiveFailures, 0, {
-    min: 1,
-    max: 1_000_000,
-    integer: true,
-  });
-  const useRates = rateRuleSet || consecutiveFailures === 0;
-
-  let window: WindowOptions | undefined;
-  if (useRates) {
-    const w = o.window === undefined ? { type: 'count', size: 100 } : o.window;
-    if (typeof w !== 'object' || w === null)
-      invalid(`${prefix}.window`, "{ type: 'count' | 'time', ... }", w);
-    const type = oneOf(`${prefix}.window.type`, (w as { type?: unknown }).type, 'count', ['count', 'time']);
-    if (type === 'count') {
-      obj(`${prefix}.window`, w, ['type', 'size']);
-      const size = requireNum(`${prefix}.window.size`, (w as { size?: unknown }).size, {
-        min: 1,
-        max: 1_000_000,
-        integer: true,
-      });
-      window = { type, size };
-    } else {
-      obj(`${prefix}.window`, w, ['type', 'durationMs', 'buckets']);
-      const durationMs = requireNum(
-        `${prefix}.window.durationMs`,
-        (w as { durationMs?: unknown }).durationMs,
-        {
-          min: 1,
-          max: 86_400_000,
-        },
-      );
-      const buckets = num(`${prefix}.window.buckets`, (w as { buckets?: unknown }).buckets, 10, {
-        min: 1,
-        max: 1_000,
-        integer: true,
-      });
-      window = { type, durationMs, buckets };
-    }
-  }
-  const failureRateThreshold = num(`${prefix}.failureRateThreshold`, o.failureRateThreshold, 0.5, {
-    min: 0,
-    exclusiveMin: true,
-    max: 1,
-  });
-  const maxCalls = window?.type === 'count' ? window.size : 1_000_000_000;
-  const minimumCalls = num(`${prefix}.minimumCalls`, o.minimumCalls, Math.min(20, maxCalls), {
-    min: 1,
-    max: maxCalls,
-    integer: true,
-  });
-  let slowCall: BreakerConfig['slowCall'];
-  if (o.slowCall !== undefined) {
-    const s = obj<{ durationMs: number; rateThreshold: number }>(`${prefix}.slowCall`, o.slowCall, [
-      'durationMs',
-      'rateThreshold',
-    ]);
-    slowCall = Object.freeze({
-      durationMs: requireNum(`${prefix}.slowCall.durationMs`, s?.durationMs, {
-        min: 0,
-        exclusiveMin: true,
-        max: 86_400_000,
-      }),
-      rateThreshold: requireNum(`${prefix}.slowCall.rateThreshold`, s?.rateThreshold, {
-        min: 0,
-        exclusiveMin: true,
-        max: 1,
-      }),
-    });
-  }
-  let openDuration: number | Backoff;
-  if (isBackoff(o.openDuration)) {
-    openDuration = o.openDuration;
-  } else {
-    openDuration = num(`${prefix}.openDuration`, o.openDuration, 5_000, { min: 0, max: 2_147_483_647 });
-  }
-  const h = obj<{ maxProbes: number; successThreshold: number }>(`${prefix}.halfOpen`, o.halfOpen, [
-    'maxProbes',
-    'successThreshold',
-  ]);
-  const maxProbes = num(`${prefix}.halfOpen.maxProbes`, h?.maxProbes, 1, {
-    min: 1,
-    max: 1_000_000,
-    integer: true,
-  });
-  const successThreshold = num(`${prefix}.halfOpen.successThreshold`, h?.successThreshold, maxProbes, {
-    min: 1,
-    max: 1_000_000,
-    integer: true,
-  });
-  const isFailure = validateFn<(error: unknown) => boolean>(`${prefix}.isFailure`, o.isFailure);
-  const clock = o.clock ?? systemClock;
-  if (typeof clock !== 'object' || clock === null || typeof clock.now !== 'function') {
-    invalid(`${prefix}.clock`, 'a Clock (an object with now())', clock);
-  }
-  let initialState: CircuitBreakerSnapshot | undefined;
-  if (o.initialState !== undefined) {
-    const s = obj<CircuitBreakerSnapshot>(`${prefix}.initialState`, o.initialState, [
-      'state',
-      'openUntil',
-      'reopenCount',
-    ]);
-    const state = oneOf<CircuitState>(`${prefix}.initialState.state`, s?.state, 'closed', [
-      'closed',
-      'open',
-      'half-open',
-      'isolated',
-    ]);
-    initialState = {
-      state,
-      openUntil: num(`${prefix}.initialState.openUntil`, s?.openUntil, 0, { min: 0 }),
-      reopenCount: num(`${prefix}.initialState.reopenCount`, s?.reopenCount, 0, {
-        min: 0,
-        integer: true,
-        max: 1e9,
-      }),
-    };
-  }
-  return {
-    config: Object.freeze({
-      window,
-      failureRateThreshold,
-      minimumCalls,
-      consecutiveFailures,
-      slowCall,
-      openDuration,
-      maxProbes,
-      successThreshold,
-      isFailure,
-      clock,
-    }),
-    initialState,
-  };
-}
 
 /** @internal The breaker implementation, also used per key by the keyed breaker. */
 export class Breaker implements CircuitBreaker {

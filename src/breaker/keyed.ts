@@ -6,16 +6,14 @@
  * @module
  */
 import { invalid, num } from '../validate.js';
-import {
-  Breaker,
-  type BreakerConfig,
-  type CircuitBreaker,
-  type CircuitBreakerOptions,
-  type CircuitStateChange,
-  type CircuitStateListener,
-  reportListenerError,
-  resolveBreakerOptions,
-} from './circuit-breaker.js';
+import { Breaker, reportListenerError } from './circuit-breaker.js';
+import { type BreakerConfig, resolveBreakerOptions } from './options.js';
+import type {
+  CircuitBreaker,
+  CircuitBreakerOptions,
+  CircuitStateChange,
+  CircuitStateListener,
+} from './types.js';
 
 /** Options of {@link keyedCircuitBreaker}: a breaker's options, applied to each key, plus bounds. */
 export interface KeyedCircuitBreakerOptions extends Omit<CircuitBreakerOptions, 'initialState'> {

@@ -1,0 +1,133 @@
+/**
+ * The circuit breaker's public types: its options, states, snapshots and interface.
+ *
+ * @module
+ */
+import type { Clock } from '../clock.js';
+import type { CircuitOpenError } from '../errors.js';
+import type { Backoff } from '../retry/backoff.js';
+
+/** The four states of a breaker. */
+export type CircuitState = 'closed' | 'open' | 'half-open' | 'isolated';
+
+/** The sliding window the failure and slow-call rates are computed over. */
+export type WindowOptions =
+  | {
+      type: 'count';
+      /** Number of most recent calls. */
+      size: number;
+    }
+  | {
+      type: 'time';
+      /** Length of the window, in ms. */
+      durationMs: number;
+      /**
+       * Number of buckets the window is kept in (its resolution).
+       * @default 10
+       */
+      buckets?: number;
+    };
+
+/** Options of {@link circuitBreaker}. */
+export interface CircuitBreakerOptions {
+  /**
+   * Window over which rates are computed.
+   * @default { type: 'count', size: 100 }
+   */
+  window?: WindowOptions;
+  /**
+   * Open when failures / calls in the window reaches this, in (0, 1].
+   * @default 0.5
+   */
+  failureRateThreshold?: number;
+  /**
+   * Rates are only judged once the window holds at least this many calls.
+   * @default 20 (capped at the count window's size)
+   */
+  minimumCalls?: number;
+  /**
+   * Also open after this many failures in a row. When this is the only rule you set
+   * (no `window`, `failureRateThreshold`, `minimumCalls` or `slowCall`), the breaker is a
+   * pure consecutive-failures breaker and the rate rule is off.
+   */
+  consecutiveFailures?: number;
+  /** Optional: calls at least `durationMs` long count as slow; open when slow / calls reaches `rateThreshold`. */
+  slowCall?: { durationMs: number; rateThreshold: number };
+  /**
+   * How long the breaker stays open before letting probes through, in ms; or a
+   * {@link Backoff} whose delay grows with each consecutive re-open (reset on close).
+   * @default 5_000
+   */
+  openDuration?: number | Backoff;
+  /**
+   * Half-open probing: at most `maxProbes` calls in flight at once (others are rejected at
+   * once, not queued); `successThreshold` successful probes in a row close the breaker;
+   * any failed or slow probe re-opens it.
+   * @default { maxProbes: 1, successThreshold: 1 }
+   */
+  halfOpen?: { maxProbes?: number; successThreshold?: number };
+  /**
+   * Which errors count against the dependency.
+   * @default every error except breakwater's own rejections (circuit open, bulkhead full)
+   */
+  isFailure?: (error: unknown) => boolean;
+  /** Restores a state saved with {@link CircuitBreaker.toJSON}. */
+  initialState?: CircuitBreakerSnapshot;
+  /** Source of time. @default systemClock */
+  clock?: Clock;
+}
+
+/** A state change, delivered to {@link CircuitBreaker.onStateChange} listeners. */
+export interface CircuitStateChange {
+  readonly from: CircuitState;
+  readonly to: CircuitState;
+  /** Time of the change, ms since the epoch. */
+  readonly at: number;
+  /** The key, for a breaker inside a keyed breaker. */
+  readonly key: string | undefined;
+  /** When `to` is 'open': ms until probes are let through. */
+  readonly openForMs: number | undefined;
+}
+
+/** A serialisable breaker state; pass it back as `initialState` to restore. */
+export interface CircuitBreakerSnapshot {
+  readonly state: CircuitState;
+  /** When open: the time (ms since the epoch) probes are let through. */
+  readonly openUntil?: number;
+  /** Consecutive re-opens so far (drives a growing `openDuration`). */
+  readonly reopenCount?: number;
+}
+
+/** Listener of state changes. */
+export type CircuitStateListener = (change: CircuitStateChange) => void;
+
+/**
+ * A circuit breaker. Safe to share between policies; every attempt of every policy that
+ * holds it is counted in the same window.
+ */
+export interface CircuitBreaker {
+  /** The current state. Reading it lets an open breaker whose time is up turn half-open. */
+  readonly state: CircuitState;
+  /** Forces the breaker open until {@link CircuitBreaker.reset} (maintenance, kill switch). */
+  isolate(): void;
+  /** Closes the breaker and forgets the window. */
+  reset(): void;
+  /** Subscribes to state changes; returns the unsubscribe function. */
+  onStateChange(listener: CircuitStateListener): () => void;
+  /** A snapshot that `circuitBreaker({ initialState })` restores. */
+  toJSON(): CircuitBreakerSnapshot;
+  /** @internal Asks to run one call: a permit (≥ 0) or -1 when refused. */
+  acquire(): number;
+  /** @internal Why the last `acquire()` was refused: ms until a probe may pass. */
+  retryAfterMs(): number;
+  /** @internal Builds the rejection for a refused acquire. */
+  rejection(cause: unknown): CircuitOpenError;
+  /** @internal The outcome of a call admitted with `permit`. */
+  record(permit: number, error: unknown, failed: boolean, durationMs: number): void;
+  /** @internal A call admitted with `permit` ended with no verdict (e.g. the caller aborted). */
+  release(permit: number): void;
+  /** @internal The state as stored, without letting time turn open into half-open. */
+  readonly current: CircuitState;
+  /** @internal Whether `record` needs a duration (slow-call rule). */
+  readonly measuresDuration: boolean;
+}
