@@ -19,12 +19,16 @@ import type {
 export interface KeyedCircuitBreakerOptions extends Omit<CircuitBreakerOptions, 'initialState'> {
   /**
    * At most this many keys are tracked; past it, the least recently used key is dropped
-   * (a closed one when one of the 8 oldest is closed).
+   * (a closed one when one of the 8 oldest is closed, so an open breaker is dropped only
+   * when the 8 least recently used keys are all open, half-open or isolated; its key then
+   * starts again closed).
    * @default 1_000
    */
   maxKeys?: number;
   /**
-   * A closed breaker unused for this long is dropped, in ms.
+   * A closed breaker unused for this long is dropped, in ms. Idle keys are looked for when
+   * a new key is created (no timer runs), so an idle breaker may live on until then; open,
+   * half-open and isolated breakers are never dropped for being idle.
    * @default 600_000 (10 minutes)
    */
   idleMs?: number;
