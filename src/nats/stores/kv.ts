@@ -89,7 +89,8 @@ const ENCODED_PREFIX = '_b64.';
 /** @internal The bucket key for an idempotency key. */
 export function storedKey(key: string): string {
   if (PLAIN_KEY.test(key) && !key.startsWith(ENCODED_PREFIX)) return key;
-  return ENCODED_PREFIX + Buffer.from(key, 'utf8').toString('base64url');
+  // The `k` keeps the last token non-empty for the empty key.
+  return `${ENCODED_PREFIX}k${Buffer.from(key, 'utf8').toString('base64url')}`;
 }
 
 class KvStore implements IdempotencyStore {
