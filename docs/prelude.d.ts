@@ -11,3 +11,7 @@ declare const loyalty: {
     callback: (error: import('@grpc/grpc-js').ServiceError | null, points?: { points: number }) => void,
   ): import('@grpc/grpc-js').ClientUnaryCall;
 };
+// breakwater/nats examples (docs/nats.md, src/nats): an application's own helpers and a consumer.
+declare function isMyTransientError(error: unknown): boolean;
+declare function ship(order: unknown): Promise<void>;
+declare const consumer: import('@nats-io/jetstream').Consumer;

@@ -126,8 +126,9 @@ class MemoryStore implements IdempotencyStore {
  *
  * @example
  * ```ts
+ * import type { JsMsg } from '@nats-io/jetstream';
  * import { idempotentHandler, memoryStore } from 'breakwater/nats';
- * const handle = idempotentHandler(async (msg) => ship(msg.json()), {
+ * const handle = idempotentHandler(async (msg: JsMsg) => ship(msg.json()), {
  *   store: memoryStore({ maxKeys: 50_000, retention: 3_600_000 }),
  * });
  * ```
