@@ -206,8 +206,8 @@ class FetchCall {
     const verdict = own === undefined ? classifyHttpFailure(error, this.#options) : own(error, ctx);
     const held = this.#held;
     if (held !== undefined && wantsRetry(verdict)) {
-      // See HttpCall.retryOn: a refusal rejects within this turn; otherwise drain now.
-      setImmediate(() => {
+      // See HttpCall.retryOn: a refusal has rejected `execute` once the microtasks ran.
+      process.nextTick(() => {
         if (this.#held === held) this.#drainHeld();
       });
     }

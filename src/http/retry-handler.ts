@@ -153,10 +153,13 @@ export abstract class HttpCall implements AttemptOwner {
     const verdict = own === undefined ? classifyHttpFailure(error, this.options) : own(error, ctx);
     const held = this.held;
     if (held !== undefined && wantsRetry(verdict)) {
-      // The policy may still refuse (budget, deadline, breaker); if it does, `execute`
-      // rejects within this turn of the event loop and the response goes to the caller.
-      // Otherwise it waits before the next attempt: drain now, not after the wait.
-      setImmediate(() => {
+      // The policy may still refuse (budget, deadline, breaker). It decides in the promise
+      // job running this function, so a refusal has rejected `execute` (and released the
+      // response to the caller) by the time the microtask queue is empty, which is when a
+      // nextTick callback runs. If the response is still held then, the policy is waiting
+      // before the next attempt: drain it now, not after the wait, so undici can put the
+      // connection back in the pool before the next attempt looks for one.
+      process.nextTick(() => {
         if (this.held === held) this.#drainHeld();
       });
     }

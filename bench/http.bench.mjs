@@ -1,0 +1,84 @@
+// HTTP adapter overhead: requests per second on loopback with `undici.request`, through a
+// plain Agent, through the breakwater interceptor (success path, default policy), and
+// through undici's own retry interceptor, at 1 and 64 requests in flight.
+//
+// The server runs in a child process (this file, started with the argument `server`) so
+// that the client process measures the client's cost only. Every variant uses its own
+// Agent with the same settings, against the same server, measured in interleaved rounds.
+import { fork } from 'node:child_process';
+import { createServer } from 'node:http';
+import { Agent, interceptors, request } from 'undici';
+import { loadBreakwater } from './lib/dist.mjs';
+import { writeSection } from './lib/report.mjs';
+import { compareThroughput, throughputTable } from './lib/throughput.mjs';
+
+if (process.argv[2] === 'server') {
+  const body = Buffer.from('{"ok":true}');
+  const server = createServer((_req, res) => {
+    res.writeHead(200, { 'content-type': 'application/json', 'content-length': body.length });
+    res.end(body);
+  });
+  server.keepAliveTimeout = 60_000;
+  server.listen(0, '127.0.0.1', () => process.send?.({ port: server.address().port }));
+  process.on('disconnect', () => process.exit(0));
+} else {
+  await main();
+}
+
+async function main() {
+  const { policy } = await loadBreakwater();
+  const { httpInterceptor } = await loadBreakwater('http');
+
+  const child = fork(new URL(import.meta.url).pathname, ['server'], {
+    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+  });
+  const port = await new Promise((resolve, reject) => {
+    child.once('message', (m) => resolve(m.port));
+    child.once('exit', (code) => reject(new Error(`server exited with ${code}`)));
+  });
+  const url = `http://127.0.0.1:${port}/orders/42`;
+
+  const agentOptions = { keepAliveTimeout: 30_000 };
+  const plain = new Agent(agentOptions);
+  const withBreakwater = new Agent(agentOptions).compose(httpInterceptor(policy()));
+  const withUndiciRetry = new Agent(agentOptions).compose(interceptors.retry());
+
+  const op = (dispatcher) => async () => {
+    const { statusCode, body } = await request(url, { dispatcher });
+    await body.text();
+    if (statusCode !== 200) throw new Error(`status ${statusCode}`);
+  };
+  const variants = [
+    { name: 'plain Agent', op: op(plain) },
+    { name: 'breakwater interceptor', op: op(withBreakwater) },
+    { name: 'undici interceptors.retry', op: op(withUndiciRetry) },
+  ];
+
+  const quick = process.env.BENCH_QUICK === '1';
+  const rows = await compareThroughput(variants, {
+    concurrencies: [1, 64],
+    rounds: quick ? 3 : 7,
+    durationMs: quick ? 1_000 : 2_000,
+    warmupMs: quick ? 500 : 1_500,
+    log: (line) => console.log(line),
+  });
+
+  await Promise.all([plain.close(), withBreakwater.close(), withUndiciRetry.close()]);
+  child.disconnect();
+
+  const ours = rows.find((r) => r.name === 'breakwater interceptor' && r.concurrency === 64);
+  const base = rows.find((r) => r.name === 'plain Agent' && r.concurrency === 64);
+  const ratio = ours && base ? (100 * ours.opsPerSec) / base.opsPerSec : Number.NaN;
+  writeSection(
+    'http',
+    'HTTP adapter: undici.request on loopback',
+    `${throughputTable(rows, 'plain Agent')}
+
+Each row: \`undici.request\` of a 11-byte JSON body from a \`node:http\` server in a separate
+process, keep-alive, body read in full. "breakwater interceptor" is
+\`new Agent().compose(httpInterceptor(policy()))\` (default policy: 3 attempts, retry
+budget, no breaker); "undici interceptors.retry" is undici's own retry interceptor with its
+defaults. Medians of ${quick ? 3 : 7} interleaved rounds of ${quick ? 1 : 2} s. Target: breakwater keeps at
+least 95% of the plain Agent's throughput at 64 in flight; this run: ${ratio.toFixed(1)}%.`,
+  );
+}
