@@ -249,11 +249,9 @@ describe('httpInterceptor with undici.request', () => {
         yield 'x';
         yield 'y';
       }
-      const res = await request(server.url('/upload'), {
-        method: 'PUT',
-        body: chunks(),
-        dispatcher: agent(),
-      });
+      // undici sends async iterables, though its types list only streams.
+      const body = chunks() as unknown as Readable;
+      const res = await request(server.url('/upload'), { method: 'PUT', body, dispatcher: agent() });
       await res.body.dump();
       expect(res.statusCode).toBe(503);
       expect(server.requests.map((r) => r.body)).toEqual(['xy']);

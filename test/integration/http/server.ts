@@ -21,12 +21,7 @@ export interface Seen {
 }
 
 /** Answers one request; `n` is its 1-based number on this server. */
-export type Handler = (
-  req: IncomingMessage,
-  res: ServerResponse,
-  n: number,
-  seen: Seen,
-) => void | Promise<void>;
+export type Handler = (req: IncomingMessage, res: ServerResponse, n: number, seen: Seen) => unknown;
 
 export class TestServer {
   readonly requests: Seen[] = [];
