@@ -50,15 +50,24 @@ export class ManualClock implements Clock {
     const timer: Timer = { id: ++this.#seq, at: this.#now + Math.max(0, ms), ms, callback, referenced: true };
     this.delays.push(ms);
     this.created++;
-    this.#timers.push(timer);
-    this.#timers.sort((a, b) => a.at - b.at || a.id - b.id);
+    // Keep the list sorted by (at, id): after the last timer due no later than this one.
+    const timers = this.#timers;
+    let lo = 0;
+    let hi = timers.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      if ((timers[mid] as Timer).at <= timer.at) lo = mid + 1;
+      else hi = mid;
+    }
+    timers.splice(lo, 0, timer);
     return timer;
   }
 
   clearTimeout(handle: TimerHandle): void {
-    const before = this.#timers.length;
-    this.#timers = this.#timers.filter((t) => t !== handle);
-    if (this.#timers.length < before) this.cleared++;
+    const index = this.#timers.indexOf(handle as Timer);
+    if (index < 0) return;
+    this.#timers.splice(index, 1);
+    this.cleared++;
   }
 
   /** Timers not yet fired. */
