@@ -124,7 +124,10 @@ describe.skipIf(!available)(
         });
 
         expect(resumed).toBe(true);
-        expect(calls.map((c) => c.msgID)).toEqual([`order-1-${version}`, `order-1-${version}`]);
+        // Two attempts (more only if the machine is slow enough to lose the second ack too),
+        // every one with the caller's msgID.
+        expect(calls.length).toBeGreaterThanOrEqual(2);
+        expect(new Set(calls.map((c) => c.msgID))).toEqual(new Set([`order-1-${version}`]));
         // The first attempt ended without an ack (breakwater's attempt timeout or the client's
         // own request timeout, whichever fired first: both are set to the attempt deadline).
         const end = events.find((e) => e.type === 'attempt-end');
