@@ -65,7 +65,10 @@ export interface TokenBudgetOptions {
 export type RetryBudgetOptions = RatioBudgetOptions | TokenBudgetOptions;
 
 const BUCKETS = 10;
-/** Requests are folded into the window in batches, so most requests never read the clock. */
+/**
+ * Under heavy traffic requests are folded into the window in batches of this many, so most
+ * requests never read the clock.
+ */
 const FOLD_EVERY = 32;
 
 /**
@@ -92,6 +95,14 @@ class RatioBudget implements RetryBudget {
   /** Requests not yet in a bucket, and the bucket they are booked to: the last fold's. */
   #pending = 0;
   #pendingEpoch: number;
+  /**
+   * Requests per fold: 1 (every request reads the clock and is booked to its own bucket)
+   * until a bucket holds FOLD_EVERY requests, then FOLD_EVERY until a batch spans more than
+   * one bucket. A batch is booked to the bucket it started in, so at low traffic a batch
+   * would span many buckets (2 requests/s: 16 s for 32) and leave the window before it was
+   * ever counted; with no floor the budget would then refuse every retry.
+   */
+  #batch = 1;
 
   constructor(ratio: number, minPerSecond: number, windowMs: number, clock: Clock) {
     this.#ratio = ratio;
@@ -147,7 +158,20 @@ class RatioBudget implements RetryBudget {
   }
 
   onRequest(): void {
-    if (++this.#pending >= FOLD_EVERY) this.#fold(this.#clock.now());
+    if (++this.#pending < this.#batch) return;
+    const now = this.#clock.now();
+    if (this.#batch === 1) {
+      // This very request, made now: it belongs to the current bucket.
+      this.#pendingEpoch = Math.floor(now / this.#bucketMs);
+      const slot = this.#fold(now);
+      // A bucket that already holds a batch's worth: traffic is heavy enough to batch.
+      if ((this.#requests[slot] ?? 0) >= FOLD_EVERY) this.#batch = FOLD_EVERY;
+    } else {
+      const started = this.#pendingEpoch;
+      this.#fold(now);
+      // The batch spanned buckets: traffic is too light to batch without losing requests.
+      if (this.#epoch !== started) this.#batch = 1;
+    }
   }
 
   onSuccess(): void {}

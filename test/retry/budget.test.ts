@@ -115,13 +115,49 @@ describe('retryBudget, ratio mode', () => {
       expect(lastTen, `rate ${rate}/s`).toBeLessThanOrEqual(ideal);
     }
   });
+
+  it('low traffic is counted too: the ratio is not lost when requests trickle in', () => {
+    // 2 requests/s with no floor: 20 requests in any 10 s window fund 10 retries. Requests
+    // booked in batches of 32 spanning 16 s would all fall out of the window unseen.
+    const clock = new StepClock(0);
+    const budget = retryBudget({ ratio: 0.5, minPerSecond: 0, windowMs: 10_000, clock });
+    for (let i = 0; i < 100; i++) budget.onRequest(); // a burst first (batched), then a trickle
+    for (let i = 1; i < 60; i++) {
+      clock.t = i * 500;
+      budget.onRequest();
+    }
+    clock.t = 30_000;
+    const granted = drain(budget, 30_000);
+    expect(granted).toBeGreaterThanOrEqual(8); // at least 80 % of ratio × requests
+    expect(granted).toBeLessThanOrEqual(10);
+  });
+
+  it('under heavy traffic most requests do not read the clock', () => {
+    let reads = 0;
+    const clock = new StepClock(0);
+    const counting: Clock = {
+      now: () => {
+        reads++;
+        return clock.t;
+      },
+      setTimeout: () => 0,
+      clearTimeout: () => {},
+    };
+    const budget = retryBudget({ clock: counting });
+    reads = 0;
+    for (let i = 0; i < 32_000; i++) {
+      if (i % 1_000 === 0) clock.t += 1; // 1 000 requests per ms
+      budget.onRequest();
+    }
+    expect(reads).toBeLessThan(32_000 / 16);
+  });
 });
 
 /** One step of a schedule: time passes, then `count` requests or one retry request. */
 type Step = { dt: number; kind: 'request' | 'retry'; count: number };
 
 /** Steps scaled to the window, so that gaps land near bucket and window edges. */
-function steps(windowMs: number): fc.Arbitrary<Step[]> {
+function steps(windowMs: number, requestWeight: number): fc.Arbitrary<Step[]> {
   const bucket = windowMs / 10;
   const dt = fc.oneof(
     { weight: 4, arbitrary: fc.constant(0) },
@@ -136,8 +172,12 @@ function steps(windowMs: number): fc.Arbitrary<Step[]> {
   );
   const step = fc.record({
     dt,
-    kind: fc.constantFrom<Step['kind']>('request', 'retry', 'retry'),
-    // Bursts cross the batch size of 32 in which requests are folded into the window.
+    kind: fc.oneof(
+      { weight: requestWeight, arbitrary: fc.constant<Step['kind']>('request') },
+      { weight: 2, arbitrary: fc.constant<Step['kind']>('retry') },
+    ),
+    // Bursts of requests cross the batch size of 32 in which requests are folded into the
+    // window; bursts of retries drain the budget.
     count: fc.oneof(fc.constant(1), fc.integer({ min: 1, max: 70 })),
   });
   return fc.array(step, { minLength: 1, maxLength: 300 });
@@ -166,9 +206,13 @@ describe('retryBudget, ratio mode: property', () => {
       minPerSecond: fc.oneof(fc.constantFrom(0, 0, 0.1, 1, 10), fc.double({ min: 0, max: 20, noNaN: true })),
       windowMs: fc.oneof(fc.constantFrom(10, 1_000, 10_000), fc.integer({ min: 10, max: 20_000 })),
     });
-    const scenario = options.chain((o) =>
-      fc.tuple(fc.constant(o), fc.integer({ min: 0, max: 1e12 }), steps(o.windowMs)),
-    );
+    // Retry-heavy schedules, and request-heavy ones where long trickles of requests come
+    // between two retry steps (and so between two folds).
+    const scenario = fc
+      .tuple(options, fc.constantFrom(1, 16, 60))
+      .chain(([o, requestWeight]) =>
+        fc.tuple(fc.constant(o), fc.integer({ min: 0, max: 1e12 }), steps(o.windowMs, requestWeight)),
+      );
     fc.assert(
       fc.property(scenario, ([{ ratio, minPerSecond, windowMs }, start, schedule]) => {
         const clock = new StepClock(start);
@@ -187,14 +231,18 @@ describe('retryBudget, ratio mode: property', () => {
             }
             continue;
           }
-          if (!budget.tryRetry(t)) continue;
-          granted.push(t);
-          const retries = granted.length - lowerBound(granted, t - windowMs);
-          const funded = ratio * (requests.length - lowerBound(requests, t - windowMs)) + floor;
-          expect(retries, `at t=${t}`).toBeLessThanOrEqual(funded);
+          // A retry step asks `count` times: bursts of retries drain the budget to its edge.
+          for (let i = 0; i < s.count; i++) {
+            if (!budget.tryRetry(t)) break;
+            granted.push(t);
+            const retries = granted.length - lowerBound(granted, t - windowMs);
+            const funded = ratio * (requests.length - lowerBound(requests, t - windowMs)) + floor;
+            if (retries > funded)
+              expect.fail(`at t=${t}: ${retries} retries in the window, funded ${funded}`);
+          }
         }
       }),
-      { numRuns: 400 },
+      { numRuns: 1_000 },
     );
   });
 
