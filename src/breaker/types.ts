@@ -22,7 +22,9 @@ export type WindowOptions =
       /** Length of the window, in ms. */
       durationMs: number;
       /**
-       * Number of buckets the window is kept in (its resolution).
+       * Number of buckets the window is kept in (its resolution). The oldest bucket leaves
+       * the window as a whole, so the window holds the calls of the last `durationMs` minus
+       * up to one bucket (the current bucket included).
        * @default 10
        */
       buckets?: number;
@@ -56,6 +58,8 @@ export interface CircuitBreakerOptions {
   /**
    * How long the breaker stays open before letting probes through, in ms; or a
    * {@link Backoff} whose delay grows with each consecutive re-open (reset on close).
+   * `backoff.exponential` defaults to full jitter, which can draw an open time close to 0;
+   * pass `jitter: 'none'` or `'equal'` for a growing open time with a floor.
    * @default 5_000
    */
   openDuration?: number | Backoff;
