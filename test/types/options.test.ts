@@ -61,12 +61,16 @@ describe('options', () => {
     check({ retries: 3 });
     // @ts-expect-error idempotency is a boolean or { generate }
     check({ idempotency: 'uuid' });
-    // @ts-expect-error jitter is one of four names
-    backoff.exponential({ jitter: 'random' });
-    // @ts-expect-error a count window has a size
-    circuitBreaker({ window: { type: 'count', durationMs: 1_000 } });
-    // @ts-expect-error maxQueue is a number
-    bulkhead({ maxQueue: '10' });
+    // Factories validate at run time too: only type-check these calls, never run them.
+    const typeOnly = (): void => {
+      // @ts-expect-error jitter is one of four names
+      backoff.exponential({ jitter: 'random' });
+      // @ts-expect-error a count window has a size
+      circuitBreaker({ window: { type: 'count', durationMs: 1_000 } });
+      // @ts-expect-error maxQueue is a number
+      bulkhead({ maxQueue: '10' });
+    };
+    expectTypeOf(typeOnly).toBeFunction();
   });
 });
 
