@@ -342,6 +342,8 @@ export class Execution<T> implements LaneEntry {
           attempt = current;
           let value: T;
           try {
+            // A listener (attempt-start, circuit-state-change) may have stopped the operation.
+            this.#throwIfStopped();
             const result = this.#fn(current);
             value = racing ? await race(current, result) : await result;
           } catch (attemptError) {

@@ -219,3 +219,26 @@ describe('open breaker admission', () => {
     expect(breaker.state).toBe('closed');
   });
 });
+
+describe('stops from inside listeners', () => {
+  it('an attempt-start listener that aborts the caller signal: fn is not called', async () => {
+    const controller = new AbortController();
+    const reason = new Error('listener aborted');
+    const p = policy({
+      retry: false,
+      onEvent: (e) => {
+        if (e.type === 'attempt-start') controller.abort(reason);
+      },
+    });
+    let calls = 0;
+    await expect(
+      p.execute(
+        async () => {
+          calls++;
+        },
+        { signal: controller.signal },
+      ),
+    ).rejects.toBe(reason);
+    expect(calls).toBe(0);
+  });
+});
