@@ -79,7 +79,7 @@ describe('backoff properties', () => {
           expect(inRange(b, d), `delay ${d}`).toBe(true);
         },
       ),
-      { numRuns: 2_000 },
+      { numRuns: 1_000 },
     );
   });
 
@@ -115,7 +115,7 @@ describe('backoff properties', () => {
         expect(equal).toBeGreaterThanOrEqual(d / 2);
         expect(equal).toBeLessThanOrEqual(d);
       }),
-      { numRuns: 1_000 },
+      { numRuns: 500 },
     );
   });
 
@@ -129,7 +129,7 @@ describe('backoff properties', () => {
         const base = Number.isNaN(previous) ? options.initialDelay : Math.max(previous, options.initialDelay);
         expect(d).toBeLessThanOrEqual(Math.max(options.initialDelay, 3 * base));
       }),
-      { numRuns: 1_000 },
+      { numRuns: 500 },
     );
   });
 
