@@ -56,13 +56,26 @@ export interface PublishOptions {
    *   whenever the policy may retry
    */
   msgID?: string | undefined;
-  /** Preconditions (`lastSequence`, `lastMsgID`, ...). A failed one is not retried. */
+  /**
+   * Preconditions (`lastSequence`, `lastMsgID`, ...). A failed one is not retried.
+   * @default none
+   */
   expect?: PublishExpectations | undefined;
-  /** Message headers (the client's `headers()`). */
+  /**
+   * Message headers (the client's `headers()`).
+   * @default none
+   */
   headers?: HeadersLike | undefined;
-  /** Aborting it rejects the publish at once with its reason. */
+  /**
+   * Aborting it rejects the publish at once with its reason.
+   * @default none
+   */
   signal?: AbortSignal | undefined;
-  /** An absolute deadline, ms since the epoch; the earlier of it and the policy's applies. */
+  /**
+   * An absolute deadline, ms since the epoch; the earlier of it and the policy's applies
+   * (then the duplicate-window clamp).
+   * @default none (the policy's deadline, if any)
+   */
   deadline?: number | undefined;
   /**
    * The stream that holds `subject`, if the caller knows it.

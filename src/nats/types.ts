@@ -29,9 +29,13 @@ export interface PublishExpectations {
 
 /** The options breakwater hands to the client's `publish` (a subset both clients accept). */
 export interface ClientPublishOptions {
+  /** Nats-Msg-Id, for the server's de-duplication. */
   msgID?: string;
+  /** Request timeout, ms. */
   timeout?: number;
+  /** Preconditions the server checks. */
   expect?: PublishExpectations;
+  /** Message headers. */
   headers?: HeadersLike;
 }
 
@@ -49,18 +53,24 @@ export interface PubAck {
 
 /** The part of a stream's info the publisher reads. */
 export interface StreamInfoLike {
+  /** The stream's configuration. */
   config: {
+    /** The stream's name. */
     name: string;
+    /** Its subject filters. */
     subjects?: string[] | undefined;
-    /** Nanoseconds. */
+    /** The duplicate window, in nanoseconds. */
     duplicate_window?: number | undefined;
   };
 }
 
 /** The part of a JetStreamManager the publisher uses to find a subject's stream. */
 export interface JetStreamManagerLike {
+  /** The stream API. */
   streams: {
+    /** A stream's info (`$JS.API.STREAM.INFO`). */
     info(name: string): Promise<StreamInfoLike>;
+    /** Names of the streams, those holding `subject` when given (`$JS.API.STREAM.NAMES`). */
     names(subject?: string): AsyncIterable<string>;
   };
 }
@@ -70,8 +80,11 @@ export interface JetStreamManagerLike {
  * `@nats-io/jetstream` v3.
  */
 export interface JetStreamClientLike {
+  /** Publishes one message and resolves with the server's ack. */
   publish(subject: string, payload?: Uint8Array | string, options?: ClientPublishOptions): Promise<PubAck>;
+  /** A manager with the same options (`checkAPI: false` skips its API probe). */
   jetstreamManager(checkAPI?: boolean): Promise<JetStreamManagerLike>;
+  /** The client's options; `timeout` is its default request timeout in ms. */
   getOptions(): { timeout?: number | undefined };
 }
 
@@ -79,16 +92,23 @@ export interface JetStreamClientLike {
 export interface JsMsgLike {
   /** The message's sequence in its stream. */
   readonly seq: number;
+  /** Its headers (Nats-Msg-Id among them), if any. */
   readonly headers?: Pick<HeadersLike, 'get'> | undefined;
+  /** Delivery info: the stream, and how many times the message was delivered. */
   readonly info: { readonly stream: string; readonly deliveryCount?: number };
+  /** Acknowledges the message: it is not delivered again. */
   ack(): void;
+  /** Asks for a redelivery, after `millis` if given. */
   nak(millis?: number): void;
 }
 
 /** An entry of a JetStream KV bucket (`KvEntry` in both clients). */
 export interface KvEntryLike {
+  /** The stored bytes. */
   readonly value: Uint8Array;
+  /** The entry's revision (its sequence in the bucket's stream). */
   readonly revision: number;
+  /** A value, or a delete/purge marker. */
   readonly operation: 'PUT' | 'DEL' | 'PURGE';
 }
 
@@ -101,6 +121,8 @@ export interface KvLike {
   create(key: string, value: Uint8Array): Promise<number>;
   /** Writes `key` only if its last revision is `revision`; resolves with the new revision. */
   update(key: string, value: Uint8Array, revision: number): Promise<number>;
+  /** The last entry of `key`, or null. */
   get(key: string): Promise<KvEntryLike | null>;
+  /** Deletes `key` (a marker), only at revision `previousSeq` when given. */
   delete(key: string, options?: { previousSeq: number }): Promise<void>;
 }
