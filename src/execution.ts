@@ -472,10 +472,9 @@ export class Execution<T> implements LaneEntry {
       else breaker.record(attempt.permit, error, failed, now - attempt.startedAt);
       if (from !== undefined) this.#emitCircuitChange(breaker, from, now);
     }
-    if (outcome !== 'aborted') {
-      if (failed) cfg.budget?.onFailure();
-      else cfg.budget?.onSuccess();
-    }
+    // Failures are booked in #decide, once classified: like gRPC's retryThrottling, only a
+    // retryable failure takes a token.
+    if (outcome === 'success') cfg.budget?.onSuccess();
     if (emit !== undefined) {
       emit({
         type: 'attempt-end',
@@ -518,6 +517,7 @@ export class Execution<T> implements LaneEntry {
       }
     }
     if (!retry) return this.#refuse(attempt, error, 'not-retryable', now);
+    cfg.budget?.onFailure();
     if (attempt.attempt >= cfg.maxAttempts) return this.#refuse(attempt, error, 'max-attempts', now);
     const breaker = this.#breaker;
     if (breaker !== undefined) {
@@ -536,7 +536,7 @@ export class Execution<T> implements LaneEntry {
     const deadline = this.deadline;
     if (deadline !== undefined && now + delay >= deadline)
       return this.#refuse(attempt, error, 'deadline', now);
-    if (cfg.budget !== undefined && !cfg.budget.tryRetry(now))
+    if (cfg.budget !== undefined && !cfg.budget.tryRetry())
       return this.#refuse(attempt, error, 'budget', now);
     const emit = this.#policy.emit;
     if (emit !== undefined) {

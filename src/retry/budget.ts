@@ -23,7 +23,7 @@ export interface RetryBudget {
   /** @internal An attempt failed. */
   onFailure(): void;
   /** @internal Asks for one retry; true (and the retry is spent) when the budget allows it. */
-  tryRetry(now: number): boolean;
+  tryRetry(): boolean;
   /** How many retries the budget would allow right now (a snapshot, for metrics). */
   available(): number;
 }
@@ -177,8 +177,9 @@ class RatioBudget implements RetryBudget {
   onSuccess(): void {}
   onFailure(): void {}
 
-  tryRetry(now: number): boolean {
-    const slot = this.#fold(now);
+  tryRetry(): boolean {
+    // The budget's own clock, not the caller's: a budget shared by policies keeps one time.
+    const slot = this.#fold(this.#clock.now());
     if (this.#retrySum + 1 > this.#ratio * this.#requestSum + this.#floor) return false;
     this.#retries[slot] = (this.#retries[slot] ?? 0) + 1;
     this.#retrySum++;

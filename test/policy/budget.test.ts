@@ -9,7 +9,10 @@ class RecordingBudget implements RetryBudget {
   readonly kind = 'ratio' as const;
   readonly calls: string[] = [];
   readonly times: number[] = [];
-  constructor(private allow = Number.POSITIVE_INFINITY) {}
+  constructor(
+    private clock: { now(): number },
+    private allow = Number.POSITIVE_INFINITY,
+  ) {}
   onRequest(): void {
     this.calls.push('request');
   }
@@ -19,8 +22,8 @@ class RecordingBudget implements RetryBudget {
   onFailure(): void {
     this.calls.push('failure');
   }
-  tryRetry(now: number): boolean {
-    this.times.push(now);
+  tryRetry(): boolean {
+    this.times.push(this.clock.now());
     this.calls.push('retry?');
     if (this.allow <= 0) return false;
     this.allow--;
@@ -34,7 +37,7 @@ class RecordingBudget implements RetryBudget {
 describe('retry budget', () => {
   it('is consulted before every retry and never before a first attempt', async () => {
     const clock = new ManualClock();
-    const budget = new RecordingBudget();
+    const budget = new RecordingBudget(clock);
     const p = policy({ clock, retry: { maxAttempts: 3, budget, backoff: backoff.constant(10) } });
     const t0 = clock.now();
     const fnCalls: string[] = [];
@@ -61,23 +64,23 @@ describe('retry budget', () => {
   });
 
   it('a successful first attempt never asks', async () => {
-    const budget = new RecordingBudget();
+    const budget = new RecordingBudget(Date);
     await policy({ retry: { budget } }).execute(async () => 'ok');
     expect(budget.calls).not.toContain('retry?');
   });
 
-  it('a non-retryable failure never asks', async () => {
-    const budget = new RecordingBudget();
+  it('a non-retryable failure never asks, nor counts as a failure (as in gRPC retryThrottling)', async () => {
+    const budget = new RecordingBudget(Date);
     await policy({ retry: { budget } })
       .execute(() => Promise.reject(new TypeError('t')))
       .catch(() => {});
-    expect(budget.calls).toEqual(['request', 'failure']);
+    expect(budget.calls).toEqual(['request']);
   });
 
   it("refusal stops retrying with the last attempt's error and a retry-refused event (budget)", async () => {
     const clock = new ManualClock();
     const log = new EventLog();
-    const budget = new RecordingBudget(1);
+    const budget = new RecordingBudget(clock, 1);
     const p = policy({
       clock,
       onEvent: log.listener,

@@ -58,7 +58,7 @@ describe('retryBudget, token mode (gRPC retryThrottling)', () => {
     const verdicts: boolean[] = [];
     for (let i = 0; i < 6; i++) {
       budget.onFailure();
-      verdicts.push(budget.tryRetry(0));
+      verdicts.push(budget.tryRetry());
     }
     // 9, 8, 7, 6 tokens: above 5; then 5 and 4: not above 5.
     expect(verdicts).toEqual([true, true, true, true, false, false]);
@@ -68,9 +68,9 @@ describe('retryBudget, token mode (gRPC retryThrottling)', () => {
     const budget = retryBudget({ maxTokens: 10, tokenRatio: 0.1 });
     for (let i = 0; i < 6; i++) budget.onFailure(); // 4 tokens
     for (let i = 0; i < 10; i++) budget.onSuccess(); // exactly 5, which is not above 5
-    expect(budget.tryRetry(0)).toBe(false);
+    expect(budget.tryRetry()).toBe(false);
     budget.onSuccess(); // 5.1
-    expect(budget.tryRetry(0)).toBe(true);
+    expect(budget.tryRetry()).toBe(true);
   });
 
   it('tokens never exceed maxTokens nor fall below 0', () => {
@@ -78,20 +78,20 @@ describe('retryBudget, token mode (gRPC retryThrottling)', () => {
     for (let i = 0; i < 50; i++) budget.onSuccess();
     budget.onFailure();
     budget.onFailure(); // 2 tokens: at half, refused
-    expect(budget.tryRetry(0)).toBe(false);
+    expect(budget.tryRetry()).toBe(false);
     for (let i = 0; i < 50; i++) budget.onFailure(); // 0, not negative
     budget.onSuccess();
     budget.onSuccess();
-    expect(budget.tryRetry(0)).toBe(false); // 2
+    expect(budget.tryRetry()).toBe(false); // 2
     budget.onSuccess();
-    expect(budget.tryRetry(0)).toBe(true); // 3
+    expect(budget.tryRetry()).toBe(true); // 3
   });
 
   it('asking does not spend: tryRetry only reads the tokens, onRequest does nothing', () => {
     const budget = retryBudget({ maxTokens: 2, tokenRatio: 0.5 });
     for (let i = 0; i < 100; i++) {
       budget.onRequest();
-      expect(budget.tryRetry(i)).toBe(true);
+      expect(budget.tryRetry()).toBe(true);
     }
   });
 
@@ -130,7 +130,7 @@ describe('retryBudget, token mode (gRPC retryThrottling)', () => {
           }
           const allowed = reference.canRetry();
           // Plain comparisons first: `expect` per event would dominate the run time.
-          if (budget.tryRetry(i) !== allowed || budget.available() > 0 !== allowed) {
+          if (budget.tryRetry() !== allowed || budget.available() > 0 !== allowed) {
             expect.fail(`after event ${i} (${event}), ${reference.tokens} tokens: gRPC says ${allowed}`);
           }
         });
