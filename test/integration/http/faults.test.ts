@@ -16,7 +16,7 @@ import {
   type PolicyOptions,
   policy,
 } from '../../../src/index.js';
-import { ManualClock } from '../../support/clock.js';
+import { ManualClock, RefClock } from '../../support/clock.js';
 import { EventFeed } from './events.js';
 import { TestServer } from './server.js';
 
@@ -189,6 +189,32 @@ describe('httpInterceptor under real faults', () => {
       expect(server.requests).toHaveLength(2);
       await firstClosed;
     });
+  });
+
+  it('leaves no timer holding the process once a request with a deadline and attempt timeouts is done', async () => {
+    const clock = new RefClock(Date.now());
+    server.handler = (_req, res, n) => {
+      res.writeHead(n === 1 ? 503 : 200);
+      res.end();
+    };
+    const events = new EventFeed();
+    const pending = request(server.url('/'), {
+      dispatcher: agent({
+        clock,
+        onEvent: events.listener,
+        deadline: 60_000,
+        attemptTimeout: 30_000,
+        retry: { backoff: backoff.constant(0) },
+      }),
+    });
+    await events.wait('retry-scheduled');
+    await clock.advance(0); // the zero-ms backoff wait
+    const res = await pending;
+    await res.body.dump();
+    await events.wait('operation-end');
+    expect(res.statusCode).toBe(200);
+    expect(server.requests).toHaveLength(2);
+    expect(clock.referenced).toBe(0);
   });
 
   describe('caller abort', () => {

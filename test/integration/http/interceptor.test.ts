@@ -11,7 +11,14 @@ import {
   isHttpStatusError,
   parseIdempotencyKey,
 } from '../../../src/http/index.js';
-import { backoff, isBreakwaterError, type PolicyOptions, policy } from '../../../src/index.js';
+import {
+  backoff,
+  circuitBreaker,
+  isBreakwaterError,
+  type PolicyOptions,
+  policy,
+  retryBudget,
+} from '../../../src/index.js';
 import { ManualClock } from '../../support/clock.js';
 import { EventFeed } from './events.js';
 import { TestServer } from './server.js';
@@ -60,6 +67,33 @@ describe('httpInterceptor with undici.request', () => {
     expect(res.headers['x-reason']).toBe('maintenance');
     expect(await res.body.text()).toBe('come back later');
     expect(server.requests).toHaveLength(3);
+  });
+
+  it.each([
+    [
+      'the retry budget refuses',
+      { retry: { backoff: quick, budget: retryBudget({ ratio: 0, minPerSecond: 0 }) } },
+      'budget',
+    ],
+    [
+      'the breaker opens on the failure',
+      { retry: { backoff: quick }, circuitBreaker: circuitBreaker({ consecutiveFailures: 1 }) },
+      'circuit-open',
+    ],
+  ] as const)('hands over the held response when %s', async (_label, options, reason) => {
+    server.handler = (_req, res) => {
+      res.writeHead(503, { 'x-try': 'again' });
+      res.end('held then released');
+    };
+    const events = new EventFeed();
+    const res = await request(server.url('/'), {
+      dispatcher: agent({ ...options, onEvent: events.listener }),
+    });
+    expect(res.statusCode).toBe(503);
+    expect(res.headers['x-try']).toBe('again');
+    expect(await res.body.text()).toBe('held then released');
+    expect((await events.wait('retry-refused')).reason).toBe(reason);
+    expect(server.requests).toHaveLength(1);
   });
 
   it('does not retry a 5xx outside statusCodes, but counts it as a failed attempt', async () => {

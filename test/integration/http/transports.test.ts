@@ -96,7 +96,7 @@ const clients: [string, (options: PolicyOptions) => Client, { replaysBodies: boo
       const chunks: Buffer[] = [];
       let status = 0;
       let headers: Record<string, unknown> = {};
-      await stream(url, { ...init, dispatcher }, (data) => {
+      await stream(url, { ...init, method: init.method ?? 'GET', dispatcher }, (data) => {
         status = data.statusCode;
         headers = data.headers;
         return new Writable({
@@ -124,7 +124,7 @@ const clients: [string, (options: PolicyOptions) => Client, { replaysBodies: boo
   [
     'global fetch with { dispatcher }',
     viaDispatcher(composed, async (dispatcher, url, init) =>
-      fromResponse(await fetch(url, { ...init, dispatcher } as RequestInit)),
+      fromResponse(await fetch(url, { ...init, dispatcher } as unknown as RequestInit)),
     ),
     { replaysBodies: false },
   ],
