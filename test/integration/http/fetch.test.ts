@@ -175,7 +175,9 @@ describe('fetch through the interceptor', () => {
     const open = circuitBreaker();
     open.isolate();
     agent = new Agent().compose(httpInterceptor(policy({ circuitBreaker: open })));
-    const error = await f(server.url('/'), { dispatcher: agent } as unknown as RequestInit).catch((e: unknown) => e);
+    const error = await f(server.url('/'), { dispatcher: agent } as unknown as RequestInit).catch(
+      (e: unknown) => e,
+    );
     expect(error).toBeInstanceOf(TypeError);
     const cause = (error as { cause?: unknown }).cause;
     expect(isBreakwaterError(cause) && cause.code).toBe('BREAKWATER_CIRCUIT_OPEN');
