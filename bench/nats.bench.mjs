@@ -21,16 +21,22 @@ import { compareThroughput, throughputTable } from './lib/throughput.mjs';
 /** Starts `nats-server -js` on a free loopback port; resolves once it is ready. */
 async function startServer() {
   const storeDir = mkdtempSync(join(tmpdir(), 'breakwater-bench-nats-'));
-  const child = spawn(process.env.NATS_SERVER ?? 'nats-server', ['-a', '127.0.0.1', '-p', '-1', '-js', '-sd', storeDir], {
-    stdio: ['ignore', 'ignore', 'pipe'],
-  });
+  const child = spawn(
+    process.env.NATS_SERVER ?? 'nats-server',
+    ['-a', '127.0.0.1', '-p', '-1', '-js', '-sd', storeDir],
+    {
+      stdio: ['ignore', 'ignore', 'pipe'],
+    },
+  );
   const port = await new Promise((resolve, reject) => {
     let log = '';
     let found;
     const timer = setTimeout(() => reject(new Error(`nats-server not ready:\n${log}`)), 15_000);
     child.once('error', (error) => {
       clearTimeout(timer);
-      reject(new Error(`cannot start nats-server (install it: apt-get install nats-server): ${error.message}`));
+      reject(
+        new Error(`cannot start nats-server (install it: apt-get install nats-server): ${error.message}`),
+      );
     });
     child.stderr.on('data', (chunk) => {
       log += chunk;
@@ -75,10 +81,16 @@ try {
 
   const variants = [
     { name: 'v2 raw js.publish', op: () => js2.publish('bench.v2.raw', payload) },
-    { name: 'v2 raw js.publish + msgID', op: () => js2.publish('bench.v2.id', payload, { msgID: randomUUID() }) },
+    {
+      name: 'v2 raw js.publish + msgID',
+      op: () => js2.publish('bench.v2.id', payload, { msgID: randomUUID() }),
+    },
     { name: 'v2 breakwater publisher', op: () => publisher2.publish('bench.v2.bw', payload) },
     { name: 'v3 raw js.publish', op: () => js3.publish('bench.v3.raw', payload) },
-    { name: 'v3 raw js.publish + msgID', op: () => js3.publish('bench.v3.id', payload, { msgID: randomUUID() }) },
+    {
+      name: 'v3 raw js.publish + msgID',
+      op: () => js3.publish('bench.v3.id', payload, { msgID: randomUUID() }),
+    },
     { name: 'v3 breakwater publisher', op: () => publisher3.publish('bench.v3.bw', payload) },
   ];
 
@@ -99,7 +111,9 @@ try {
   for (const version of ['v2', 'v3']) {
     for (const concurrency of [1, 64]) {
       const raw = rows.find((r) => r.name === `${version} raw js.publish` && r.concurrency === concurrency);
-      const ours = rows.find((r) => r.name === `${version} breakwater publisher` && r.concurrency === concurrency);
+      const ours = rows.find(
+        (r) => r.name === `${version} breakwater publisher` && r.concurrency === concurrency,
+      );
       ratios.push(`${version} at ${concurrency}: ${((100 * ours.opsPerSec) / raw.opsPerSec).toFixed(1)}%`);
     }
   }
