@@ -1,0 +1,166 @@
+// gRPC adapter overhead: unary calls per second on loopback through a grpc-js client,
+// raw, with the breakwater interceptor and a default policy (success path), and with
+// grpc-js's own retries configured by a service config, at 1 and 64 calls in flight.
+//
+// The server runs in a child process (this file, started with the argument `server`) so
+// that the client process measures the client's cost only. Every variant has a channel
+// (and an HTTP/2 connection) of its own, with the same options except the one under test,
+// against the same server, measured in interleaved rounds.
+import { fork } from 'node:child_process';
+import { credentials, loadPackageDefinition, Server, ServerCredentials } from '@grpc/grpc-js';
+import { loadSync } from '@grpc/proto-loader';
+import { loadBreakwater } from './lib/dist.mjs';
+import { writeSection } from './lib/report.mjs';
+import { compareThroughput, throughputTable } from './lib/throughput.mjs';
+
+const PROTO = new URL('../test/fixtures/grpc/orders.proto', import.meta.url).pathname;
+const { OrderService } = loadPackageDefinition(loadSync(PROTO)).orders.v1;
+
+if (process.argv[2] === 'server') {
+  const server = new Server();
+  server.addService(OrderService.service, {
+    GetOrder(call, callback) {
+      callback(null, { id: call.request.id, item: 'book', quantity: 1 });
+    },
+  });
+  server.bindAsync('127.0.0.1:0', ServerCredentials.createInsecure(), (error, port) => {
+    if (error) throw error;
+    process.send?.({ port });
+  });
+  process.on('disconnect', () => process.exit(0));
+} else {
+  await main();
+}
+
+async function main() {
+  const { policy } = await loadBreakwater();
+  const { grpcInterceptor } = await loadBreakwater('grpc');
+
+  const child = fork(new URL(import.meta.url).pathname, ['server'], {
+    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+  });
+  const port = await new Promise((resolve, reject) => {
+    child.once('message', (m) => resolve(m.port));
+    child.once('exit', (code) => reject(new Error(`server exited with ${code}`)));
+  });
+  const address = `127.0.0.1:${port}`;
+
+  // A channel of its own per variant: grpc-js otherwise shares one connection between
+  // channels with the same options.
+  const base = { 'grpc.use_local_subchannel_pool': 1 };
+  const serviceConfig = {
+    methodConfig: [
+      {
+        name: [{ service: 'orders.v1.OrderService' }],
+        retryPolicy: {
+          maxAttempts: 3,
+          initialBackoff: '0.1s',
+          maxBackoff: '10s',
+          backoffMultiplier: 2,
+          retryableStatusCodes: ['UNAVAILABLE'],
+        },
+      },
+    ],
+    retryThrottling: { maxTokens: 10, tokenRatio: 0.1 },
+  };
+  const raw = new OrderService(address, credentials.createInsecure(), base);
+  const intercepted = new OrderService(address, credentials.createInsecure(), {
+    ...base,
+    interceptors: [grpcInterceptor(policy())],
+  });
+  const native = new OrderService(address, credentials.createInsecure(), {
+    ...base,
+    'grpc.service_config': JSON.stringify(serviceConfig),
+  });
+  const clients = [raw, intercepted, native];
+  await Promise.all(
+    clients.map(
+      (c) =>
+        new Promise((resolve, reject) =>
+          c.waitForReady(Date.now() + 5_000, (e) => (e ? reject(e) : resolve())),
+        ),
+    ),
+  );
+
+  const request = { id: 'o-42' };
+  const op = (client) => () =>
+    new Promise((resolve, reject) => {
+      client.GetOrder(request, (error, value) => (error ? reject(error) : resolve(value)));
+    });
+  const variants = [
+    { name: 'raw client', op: op(raw) },
+    { name: 'breakwater interceptor', op: op(intercepted) },
+    { name: 'grpc-js service-config retries', op: op(native) },
+  ];
+
+  const quick = process.env.BENCH_QUICK === '1';
+  const rows = await compareThroughput(variants, {
+    concurrencies: [1, 64],
+    rounds: quick ? 3 : 7,
+    durationMs: quick ? 1_000 : 2_000,
+    warmupMs: quick ? 500 : 1_500,
+    log: (line) => console.log(line),
+  });
+  // Client CPU per call: wall-clock throughput on a shared machine moves with the
+  // neighbours; CPU time spent in this process per call moves less. Measured in
+  // interleaved rounds too, median reported.
+  const cpuRounds = quick ? 3 : 7;
+  const cpuCalls = quick ? 2_000 : 5_000;
+  const cpuSamples = new Map(variants.map((v) => [v.name, []]));
+  for (let round = 0; round < cpuRounds; round++) {
+    for (const variant of variants)
+      cpuSamples.get(variant.name).push(await cpuPerCall(variant.op, cpuCalls, 64));
+  }
+  const cpu = variants.map((v) => ({ name: v.name, us: median(cpuSamples.get(v.name)) }));
+  for (const c of clients) c.close();
+  child.disconnect();
+
+  const rawCpu = cpu[0]?.us ?? 0;
+  const cpuTable = [
+    '| variant | client CPU per call (µs, 64 in flight) | vs raw client |',
+    '| --- | ---: | ---: |',
+    ...cpu.map(
+      (c) =>
+        `| ${c.name} | ${c.us.toFixed(1)} | ${c.us >= rawCpu ? '+' : ''}${(c.us - rawCpu).toFixed(1)} µs |`,
+    ),
+  ].join('\n');
+  const at64 = (name) => rows.find((r) => r.name === name && r.concurrency === 64)?.opsPerSec ?? 0;
+  const ratio = (100 * at64('breakwater interceptor')) / at64('raw client');
+  writeSection(
+    'grpc',
+    'gRPC adapter: unary calls per second on loopback',
+    `${throughputTable(rows, 'raw client')}
+
+${cpuTable}
+
+Each variant is a proto-loader \`OrderService\` client with its own channel and HTTP/2
+connection to one grpc-js server in a child process; \`GetOrder\` answers at once. The
+interceptor runs \`policy()\` (defaults: 3 attempts, a retry budget, no deadline); the
+service config has a \`retryPolicy\` (3 attempts, UNAVAILABLE) and \`retryThrottling\`.
+Target: the interceptor keeps at least 95% of the raw client's throughput at 64 in flight;
+this run: ${ratio.toFixed(1)}%. The CPU table counts user + system time of the client
+process per call, median of ${cpuRounds} interleaved rounds of ${cpuCalls.toLocaleString('en-US')} calls.`,
+  );
+}
+
+/** Mean CPU time (user + system, µs) of this process per call, with `concurrency` in flight. */
+async function cpuPerCall(op, calls, concurrency) {
+  let started = 0;
+  const before = process.cpuUsage();
+  await Promise.all(
+    Array.from({ length: concurrency }, async () => {
+      while (started < calls) {
+        started++;
+        await op();
+      }
+    }),
+  );
+  const used = process.cpuUsage(before);
+  return (used.user + used.system) / calls;
+}
+
+function median(values) {
+  const sorted = [...values].sort((a, b) => a - b);
+  const mid = sorted.length >> 1;
+  return sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
+}
