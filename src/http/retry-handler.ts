@@ -256,6 +256,10 @@ export abstract class HttpCall implements AttemptOwner {
   #prepare(ctx: AttemptContext): void {
     this.#prepared = true;
     const settings = this.settings;
+    if (settings === undefined && this.options.methods.has(this.opts.method)) {
+      this.#repeatable = true; // the common case (a GET), decided without allocating
+      return;
+    }
     const decided = repeatability(
       String(this.opts.method),
       this.options,

@@ -11,6 +11,7 @@ import { httpInterceptor } from '../../../src/http/index.js';
 import {
   backoff,
   bulkhead,
+  circuitBreaker,
   isBreakwaterError,
   keyedCircuitBreaker,
   type PolicyOptions,
@@ -242,6 +243,25 @@ describe('httpInterceptor under real faults', () => {
       await expect(pending).rejects.toBe(reason);
       expect(clock.pending).toBe(0);
       expect(server.requests).toHaveLength(1);
+    });
+
+    it('does not count a body the caller destroyed against the breaker', async () => {
+      const closed = new Promise<void>((resolve) => {
+        server.handler = (req, res) => {
+          req.socket.once('close', () => resolve());
+          res.writeHead(200, { 'content-length': '1000' });
+          res.write('first bytes');
+        };
+      });
+      const breaker = circuitBreaker({ consecutiveFailures: 1 });
+      const events = new EventFeed();
+      const res = await request(server.url('/'), {
+        dispatcher: agent({ circuitBreaker: breaker, onEvent: events.listener }),
+      });
+      res.body.destroy();
+      expect((await events.wait('attempt-end')).outcome).toBe('aborted');
+      await closed;
+      expect(breaker.state).toBe('closed');
     });
 
     it('aborts the attempt in flight', async () => {
