@@ -113,3 +113,37 @@ export function retryOnCodes(codes: readonly StatusCode[]): RetryOn {
 
 /** The classification of a method that is never retried. */
 export const neverRetry: RetryOn = () => false;
+
+/** Status codes that say the server or the path to it is unwell. */
+const UNHEALTHY = new Set<number>([
+  Status.UNKNOWN,
+  Status.DEADLINE_EXCEEDED,
+  Status.RESOURCE_EXHAUSTED,
+  Status.INTERNAL,
+  Status.UNAVAILABLE,
+  Status.DATA_LOSS,
+]);
+
+/**
+ * A circuit breaker `isFailure` for gRPC: counts what says the dependency is unwell
+ * (`UNAVAILABLE`, `DEADLINE_EXCEEDED`, `RESOURCE_EXHAUSTED`, `INTERNAL`, `UNKNOWN`,
+ * `DATA_LOSS`, attempt timeouts and deadlines, errors without a status), and not the
+ * answers of a healthy server to a request it refuses (`INVALID_ARGUMENT`, `NOT_FOUND`,
+ * `ALREADY_EXISTS`, `PERMISSION_DENIED`, `UNAUTHENTICATED`, `FAILED_PRECONDITION`,
+ * `ABORTED`, `OUT_OF_RANGE`, `UNIMPLEMENTED`, `CANCELLED`) nor breakwater's own rejections.
+ * The breaker's default counts every error, so a burst of NOT_FOUND would open it.
+ *
+ * @example
+ * ```ts
+ * import { circuitBreaker, policy } from 'breakwater';
+ * import { isGrpcFailure } from 'breakwater/grpc';
+ * const orders = policy({ circuitBreaker: circuitBreaker({ isFailure: isGrpcFailure }) });
+ * ```
+ */
+export function isGrpcFailure(error: unknown): boolean {
+  if (isBreakwaterError(error)) {
+    return error.code === 'BREAKWATER_ATTEMPT_TIMEOUT' || error.code === 'BREAKWATER_DEADLINE_EXCEEDED';
+  }
+  if (hasGrpcCode(error)) return UNHEALTHY.has(error.code);
+  return true;
+}

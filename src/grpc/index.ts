@@ -6,7 +6,7 @@
  *
  * @packageDocumentation
  */
-export { grpcRetryOn, retryOnCodes, type StatusCode } from './classify.js';
+export { grpcRetryOn, isGrpcFailure, retryOnCodes, type StatusCode } from './classify.js';
 export { grpcInterceptor } from './interceptor.js';
 export type { GrpcCallInfo, GrpcInterceptorOptions, GrpcMethodOptions } from './methods.js';
 export {

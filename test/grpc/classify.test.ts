@@ -1,6 +1,6 @@
 import { Metadata, type ServiceError, status } from '@grpc/grpc-js';
 import { describe, expect, it } from 'vitest';
-import { grpcRetryOn, retryOnCodes } from '../../src/grpc/index.js';
+import { grpcRetryOn, isGrpcFailure, retryOnCodes } from '../../src/grpc/index.js';
 import {
   type AttemptContext,
   AttemptTimeoutError,
@@ -91,5 +91,42 @@ describe('retryOnCodes', () => {
     }
     expect(thrown).toBeInstanceOf(InvalidOptionsError);
     expect((thrown as InvalidOptionsError).option).toBe(option);
+  });
+});
+
+describe('isGrpcFailure (a breaker isFailure)', () => {
+  it('counts what says the dependency is unwell', () => {
+    for (const code of [
+      status.UNKNOWN,
+      status.DEADLINE_EXCEEDED,
+      status.RESOURCE_EXHAUSTED,
+      status.INTERNAL,
+      status.UNAVAILABLE,
+      status.DATA_LOSS,
+    ]) {
+      expect(isGrpcFailure(statusError(code)), status[code]).toBe(true);
+    }
+    expect(isGrpcFailure(new AttemptTimeoutError(10))).toBe(true);
+    expect(isGrpcFailure(new DeadlineExceededError(0))).toBe(true);
+    expect(isGrpcFailure(new Error('socket hang up'))).toBe(true);
+  });
+
+  it('does not count a healthy server’s refusals, cancellations or breakwater’s rejections', () => {
+    for (const code of [
+      status.CANCELLED,
+      status.INVALID_ARGUMENT,
+      status.NOT_FOUND,
+      status.ALREADY_EXISTS,
+      status.PERMISSION_DENIED,
+      status.FAILED_PRECONDITION,
+      status.ABORTED,
+      status.OUT_OF_RANGE,
+      status.UNIMPLEMENTED,
+      status.UNAUTHENTICATED,
+    ]) {
+      expect(isGrpcFailure(statusError(code)), status[code]).toBe(false);
+    }
+    expect(isGrpcFailure(new CircuitOpenError(1))).toBe(false);
+    expect(isGrpcFailure(new BulkheadRejectedError(1, 0))).toBe(false);
   });
 });

@@ -4,7 +4,12 @@
  */
 import { status } from '@grpc/grpc-js';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { type GrpcInterceptorOptions, grpcInterceptor, tagChannelTarget } from '../../../src/grpc/index.js';
+import {
+  type GrpcInterceptorOptions,
+  grpcInterceptor,
+  isGrpcFailure,
+  tagChannelTarget,
+} from '../../../src/grpc/index.js';
 import {
   type BreakwaterEvent,
   backoff,
@@ -69,6 +74,21 @@ describe('rejections and cancellation', () => {
     expect(error?.details).toMatch(/^breakwater: Circuit breaker is open/);
     expect(causeOf(error)).toBeInstanceOf(CircuitOpenError);
     expect(server.seen(GET_ORDER)).toHaveLength(2);
+  });
+
+  it('keeps the breaker closed on a healthy server’s refusals with isGrpcFailure', async () => {
+    const notFound = { kind: 'fail', code: status.NOT_FOUND } as const;
+    server.script(GET_ORDER, notFound, notFound, notFound, failing, failing);
+    const breaker = circuitBreaker({
+      consecutiveFailures: 2,
+      openDuration: 60_000,
+      isFailure: isGrpcFailure,
+    });
+    const c = client(policy({ retry: false, circuitBreaker: breaker }));
+    for (let i = 0; i < 3; i++) expect((await getOrder(c).outcome).error?.code).toBe(status.NOT_FOUND);
+    expect(breaker.state).toBe('closed');
+    for (let i = 0; i < 2; i++) expect((await getOrder(c).outcome).error?.code).toBe(status.UNAVAILABLE);
+    expect(breaker.state).toBe('open');
   });
 
   it('rejects with RESOURCE_EXHAUSTED and the BulkheadRejectedError as cause when the bulkhead is full', async () => {
