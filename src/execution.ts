@@ -10,6 +10,7 @@
  * @internal
  * @module
  */
+import { subscribeAbort } from './abort.js';
 import type { CircuitBreaker, CircuitState } from './breaker/circuit-breaker.js';
 import type { LaneEntry } from './deadline.js';
 import { AttemptTimeoutError, DeadlineExceededError, InvalidOptionsError } from './errors.js';
@@ -137,7 +138,7 @@ export class Execution<T> implements LaneEntry {
   #interruptWait: ((reason: unknown) => void) | undefined = undefined;
   #waitTimer: unknown = undefined;
   #ownDeadlineTimer: unknown = undefined;
-  #onAbort: (() => void) | undefined = undefined;
+  #unsubscribeAbort: (() => void) | undefined = undefined;
   #generatedKey: string | undefined = undefined;
   /** Whether the operation holds a bulkhead slot (taken in start(), or after queueing). */
   #holdsBulkhead = false;
@@ -305,8 +306,7 @@ export class Execution<T> implements LaneEntry {
           if (!policy.deadlineLane.add(this)) this.#armOwnDeadline(deadline - now);
         }
         if (signal !== undefined) {
-          this.#onAbort = () => this.#abortedByCaller();
-          signal.addEventListener('abort', this.#onAbort, { once: true });
+          this.#unsubscribeAbort = subscribeAbort(signal, () => this.#abortedByCaller());
         }
         cfg.budget?.onRequest();
         if (bulkhead !== undefined && !this.#holdsBulkhead) {
@@ -696,9 +696,9 @@ export class Execution<T> implements LaneEntry {
       policy.config.clock.clearTimeout(this.#waitTimer);
       this.#waitTimer = undefined;
     }
-    if (this.#onAbort !== undefined) {
-      this.#options?.signal?.removeEventListener('abort', this.#onAbort);
-      this.#onAbort = undefined;
+    if (this.#unsubscribeAbort !== undefined) {
+      this.#unsubscribeAbort();
+      this.#unsubscribeAbort = undefined;
     }
     this.#interruptWait = undefined;
     this.#stop ??= SETTLED; // late timers and aborts find the operation over

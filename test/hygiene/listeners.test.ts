@@ -2,7 +2,7 @@
  * Hygiene: 100,000 executions sharing one long-lived caller signal leave no listener of
  * ours on it, whatever way each call ends.
  */
-import { getEventListeners, setMaxListeners } from 'node:events';
+import { getEventListeners } from 'node:events';
 import { describe, expect, it } from 'vitest';
 import { backoff, bulkhead, circuitBreaker, policy } from '../../src/index.js';
 import { ManualClock } from '../support/clock.js';
@@ -12,8 +12,6 @@ describe('caller signal listeners', () => {
     const clock = new ManualClock();
     const controller = new AbortController();
     const { signal } = controller;
-    // Many calls listen at once while they run; that is expected, not a leak.
-    setMaxListeners(0, signal);
     const p = policy({
       clock,
       deadline: 60_000,
@@ -62,8 +60,9 @@ describe('caller signal listeners', () => {
       expect(getEventListeners(signal, 'abort')).toHaveLength(0);
     }
     expect(total).toBe(100_000);
-    // The calls did listen while they ran (the check above is not vacuous)...
-    expect(peak).toBeGreaterThanOrEqual(700);
+    // The calls did listen while they ran (the check above is not vacuous), through one
+    // listener shared by all the calls waiting on the signal (src/abort.ts)...
+    expect(peak).toBe(1);
     // ...and ended in every way: success, retried, not retryable, timed out, failed, queued.
     expect([...outcomes.keys()].sort()).toEqual(['AttemptTimeoutError', 'Error', 'TypeError', 'fulfilled']);
     expect(getEventListeners(signal, 'abort')).toHaveLength(0);
