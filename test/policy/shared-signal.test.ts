@@ -35,7 +35,9 @@ describe('a caller signal shared by concurrent calls', () => {
     const pending = p.execute(() => new Promise<void>((resolve) => (release = resolve)), {
       signal: controller.signal,
     });
-    await Promise.all(Array.from({ length: 20 }, () => p.execute(async () => 1, { signal: controller.signal })));
+    await Promise.all(
+      Array.from({ length: 20 }, () => p.execute(async () => 1, { signal: controller.signal })),
+    );
     expect(getEventListeners(controller.signal, 'abort')).toHaveLength(1);
     release();
     await pending;
