@@ -25,12 +25,11 @@ import {
 } from '@grpc/grpc-js';
 import { earliest } from '../deadline.js';
 import { type AttemptContext, AttemptTimeoutError, DeadlineExceededError } from '../index.js';
+import { type AttemptOwner, AttemptRun, CancelSignal, type ChildCall } from './attempt.js';
 import type { MethodPlan } from './methods.js';
 import { deadlineMs } from './propagation.js';
 import { CallCancelledError, serviceError, statusFromError } from './status.js';
 
-/** What `nextCall` returns: the rest of the chain for one attempt. */
-type ChildCall = ReturnType<NextCall>;
 type MessageContext = Parameters<ChildCall['sendMessageWithContext']>[0];
 type IncomingCall = NonNullable<InterceptorOptions['parent']>;
 
@@ -41,92 +40,8 @@ export const PREVIOUS_ATTEMPTS = 'grpc-previous-rpc-attempts';
 /** Timers fire late, and Node may run one a millisecond before Date.now() agrees. */
 const DEADLINE_SLACK_MS = 5;
 
-/**
- * Stops an operation when its caller cancels. The policy takes an AbortSignal; this is
- * the part of one it uses (`aborted`, `reason`, one 'abort' listener). A real one costs
- * ~5 µs per call in Node 20 (EventTarget listeners), more than the rest of the adapter,
- * and almost no call is ever cancelled.
- */
-class CancelSignal {
-  aborted = false;
-  reason: unknown = undefined;
-  #listener: (() => void) | undefined = undefined;
-
-  addEventListener(_type: string, listener: () => void): void {
-    this.#listener = listener;
-  }
-
-  removeEventListener(_type: string, listener: () => void): void {
-    if (this.#listener === listener) this.#listener = undefined;
-  }
-
-  abort(reason: unknown): void {
-    if (this.aborted) return;
-    this.aborted = true;
-    this.reason = reason;
-    const listener = this.#listener;
-    this.#listener = undefined;
-    listener?.();
-  }
-}
-
-/** One attempt: the listener of its child call, and the promise the policy awaits. */
-class AttemptRun implements InterceptingListener {
-  readonly #owner: ResilientCall;
-  readonly context: AttemptContext;
-  readonly promise: Promise<undefined>;
-  resolve!: (value: undefined) => void;
-  reject!: (reason: unknown) => void;
-  child: ChildCall | undefined = undefined;
-  /** Response headers, held until the call commits. */
-  metadata: Metadata | undefined = undefined;
-  /** A unary response, held until the status says OK. */
-  message: unknown = undefined;
-  hasMessage = false;
-  /** The server's status, when the attempt failed with it unchanged. */
-  status: StatusObject | undefined = undefined;
-  error: unknown = undefined;
-  /** The child call reported its status. */
-  ended = false;
-  /** Breakwater gave up on this attempt (it timed out, or the operation stopped). */
-  abandoned = false;
-  /** The attempt's promise resolved at the commit point. */
-  settled = false;
-  /** Listener on the attempt's signal (server streaming with an attempt timeout). */
-  onAbort: (() => void) | undefined = undefined;
-
-  constructor(owner: ResilientCall, context: AttemptContext) {
-    this.#owner = owner;
-    this.context = context;
-    this.promise = new Promise<undefined>((resolve, reject) => {
-      this.resolve = resolve;
-      this.reject = reject;
-    });
-  }
-
-  onReceiveMetadata(metadata: Metadata): void {
-    this.#owner.attemptMetadata(this, metadata);
-  }
-
-  onReceiveMessage(message: unknown): void {
-    this.#owner.attemptMessage(this, message);
-  }
-
-  onReceiveStatus(status: StatusObject): void {
-    this.#owner.attemptStatus(this, status);
-  }
-
-  /** Stops listening to the attempt's signal. */
-  detach(): void {
-    if (this.onAbort !== undefined) {
-      this.context.signal.removeEventListener('abort', this.onAbort);
-      this.onAbort = undefined;
-    }
-  }
-}
-
 /** @internal */
-export class ResilientCall implements ChildCall {
+export class ResilientCall implements ChildCall, AttemptOwner {
   readonly #plan: MethodPlan;
   readonly #options: InterceptorOptions;
   readonly #next: NextCall;
