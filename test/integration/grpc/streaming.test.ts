@@ -120,6 +120,20 @@ describe.each(CLIENT_KINDS)('streaming calls (%s client)', (kind) => {
       expect(messages.length).toBeLessThan(100);
     });
 
+    it('cancels a committed stream on call.cancel(): the server sees it, the caller gets CANCELLED', async () => {
+      server.script(WATCH_ORDER, { kind: 'stream', messages: 1000, gapMs: 20 });
+      const c = client({ retry: { maxAttempts: 3, backoff: quick } });
+      const stream = c.watchOrder({ id: 'w-7' });
+      const done = collect(stream);
+      await new Promise((resolve) => stream.once('data', resolve));
+      stream.cancel();
+      const { error, messages } = await done;
+      expect(error?.code).toBe(status.CANCELLED);
+      expect(messages.length).toBeLessThan(1000);
+      await server.seen(WATCH_ORDER)[0]?.cancelled;
+      expect(server.seen(WATCH_ORDER)).toHaveLength(1);
+    });
+
     it('hands response headers to the caller once, from the attempt that committed', async () => {
       server.script(WATCH_ORDER, { kind: 'fail', code: status.UNAVAILABLE }, { kind: 'stream', messages: 1 });
       const c = client({ retry: { maxAttempts: 3, backoff: quick } });

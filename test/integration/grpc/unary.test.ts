@@ -3,10 +3,10 @@
  * pushback, statuses handed to the caller. Every case runs with a proto-loader client
  * and with the statically generated (ts-proto) one.
  */
-import { Metadata, status } from '@grpc/grpc-js';
+import { InterceptingCall, type Interceptor, Metadata, status } from '@grpc/grpc-js';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { grpcInterceptor } from '../../../src/grpc/index.js';
-import { type BreakwaterEvent, backoff, policy } from '../../../src/index.js';
+import { type BreakwaterEvent, backoff, isBreakwaterError, policy } from '../../../src/index.js';
 import type { OrderServiceClient } from '../../fixtures/grpc/generated/orders.js';
 import {
   CLIENT_KINDS,
@@ -166,6 +166,39 @@ describe.each(CLIENT_KINDS)('unary calls (%s client)', (kind) => {
     const { error } = await getOrder(c).outcome;
     expect(error?.code).toBe(status.UNAVAILABLE);
     expect(server.seen(GET_ORDER)).toHaveLength(2);
+  });
+
+  it('runs the interceptors after it once per attempt, on a fresh copy of the metadata', async () => {
+    server.script(
+      GET_ORDER,
+      { kind: 'fail', code: status.UNAVAILABLE },
+      { kind: 'fail', code: status.UNAVAILABLE },
+    );
+    let stamped = 0;
+    // An interceptor further down that adds (not sets) an entry on every attempt.
+    const stamp: Interceptor = (options, nextCall) =>
+      new InterceptingCall(nextCall(options), {
+        start: (metadata, listener, next) => {
+          metadata.add('x-stamp', String(++stamped));
+          next(metadata, listener);
+        },
+      });
+    const c = makeClient(
+      kind,
+      server.address,
+      clientOptions([grpcInterceptor(policy({ retry: { maxAttempts: 3, backoff: quick } })), stamp]),
+    );
+    clients.push(c);
+    expect((await getOrder(c).outcome).error).toBeUndefined();
+    expect(server.seen(GET_ORDER).map((s) => s.metadata.get('x-stamp'))).toEqual([['1'], ['2'], ['3']]);
+  });
+
+  it('fails at once, without a call, when the caller’s deadline has already passed', async () => {
+    const c = client(policy({ retry: { maxAttempts: 3, backoff: quick } }));
+    const { error } = await getOrder(c, 'late', undefined, { deadline: Date.now() - 1 }).outcome;
+    expect(error?.code).toBe(status.DEADLINE_EXCEEDED);
+    expect(isBreakwaterError((error as { cause?: unknown }).cause)).toBe(true);
+    expect(server.seen(GET_ORDER)).toHaveLength(0);
   });
 
   it('reports attempts and retries through the policy’s events', async () => {
