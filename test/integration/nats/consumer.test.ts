@@ -5,6 +5,11 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
+  NATS_SERVER_INSTALL_HINT,
+  NatsServer,
+  natsServerAvailable,
+} from '../../../examples/shared/nats-server.js';
+import {
   type HandleOutcome,
   type IdempotencyStore,
   idempotentHandler,
@@ -12,7 +17,6 @@ import {
   kvStore,
   memoryStore,
 } from '../../../src/nats/index.js';
-import { NATS_SERVER_INSTALL_HINT, NatsServer, natsServerAvailable } from '../../support/nats-server.js';
 import { type ClientKit, connectKit, type TestMsg, until, VERSIONS } from './clients.js';
 
 const available = natsServerAvailable();

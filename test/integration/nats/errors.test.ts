@@ -4,6 +4,11 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
+  NATS_SERVER_INSTALL_HINT,
+  NatsServer,
+  natsServerAvailable,
+} from '../../../examples/shared/nats-server.js';
+import {
   isJetStreamFailure,
   isJetStreamTimeout,
   isNoResponders,
@@ -11,7 +16,6 @@ import {
   isWrongLastSequence,
   jetStreamApiError,
 } from '../../../src/nats/index.js';
-import { NATS_SERVER_INSTALL_HINT, NatsServer, natsServerAvailable } from '../../support/nats-server.js';
 import { connectKit, VERSIONS } from './clients.js';
 
 const available = natsServerAvailable();

@@ -5,6 +5,11 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
+  NATS_SERVER_INSTALL_HINT,
+  NatsServer,
+  natsServerAvailable,
+} from '../../../examples/shared/nats-server.js';
+import {
   type BreakwaterEvent,
   backoff,
   CircuitOpenError,
@@ -20,7 +25,6 @@ import {
   jetStreamPublisher,
   retryHorizon,
 } from '../../../src/nats/index.js';
-import { NATS_SERVER_INSTALL_HINT, NatsServer, natsServerAvailable } from '../../support/nats-server.js';
 import { type ClientKit, connectKit, VERSIONS } from './clients.js';
 
 const available = natsServerAvailable();

@@ -6,9 +6,13 @@
  * the client had buffered during the outage are flushed on reconnect and de-duplicated.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import {
+  NATS_SERVER_INSTALL_HINT,
+  NatsServer,
+  natsServerAvailable,
+} from '../../../examples/shared/nats-server.js';
 import { backoff, policy } from '../../../src/index.js';
 import { jetStreamPublisher } from '../../../src/nats/index.js';
-import { NATS_SERVER_INSTALL_HINT, NatsServer, natsServerAvailable } from '../../support/nats-server.js';
 import { type ClientKit, connectKit, VERSIONS } from './clients.js';
 
 const available = natsServerAvailable();

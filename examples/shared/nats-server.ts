@@ -1,5 +1,5 @@
 /**
- * A real `nats-server` with JetStream for integration tests, benchmarks and examples.
+ * A real `nats-server` with JetStream for the integration tests and the examples.
  *
  * Each server listens on a free loopback port (the server picks it: `-p -1`, so two suites
  * never race for one) and stores JetStream data in a temporary directory of its own. Faults
