@@ -63,6 +63,14 @@ async function main() {
     log: (line) => console.log(line),
   });
 
+  // Client CPU per request: less sensitive than throughput to a busy neighbour on a
+  // shared machine (it still moves with cache and frequency effects).
+  const cpu = await cpuPerRequest(variants, {
+    concurrency: 64,
+    requests: quick ? 5_000 : 20_000,
+    rounds: quick ? 3 : 7,
+  });
+
   await Promise.all([plain.close(), withBreakwater.close(), withUndiciRetry.close()]);
   child.disconnect();
 
@@ -79,6 +87,43 @@ process, keep-alive, body read in full. "breakwater interceptor" is
 \`new Agent().compose(httpInterceptor(policy()))\` (default policy: 3 attempts, retry
 budget, no breaker); "undici interceptors.retry" is undici's own retry interceptor with its
 defaults. Medians of ${quick ? 3 : 7} interleaved rounds of ${quick ? 1 : 2} s. Target: breakwater keeps at
-least 95% of the plain Agent's throughput at 64 in flight; this run: ${ratio.toFixed(1)}%.`,
+least 95% of the plain Agent's throughput at 64 in flight; this run: ${ratio.toFixed(1)}%.
+
+Client CPU time per request at 64 in flight (user + system, median of interleaved rounds;
+less sensitive to a busy machine than the throughput above):
+
+${cpuTable(cpu)}`,
   );
+}
+
+/** Median client CPU time (µs) per request of each variant, over interleaved rounds. */
+async function cpuPerRequest(variants, { concurrency, requests, rounds }) {
+  const run = async (op) => {
+    let left = requests;
+    const worker = async () => {
+      while (left-- > 0) await op();
+    };
+    await Promise.all(Array.from({ length: concurrency }, worker));
+  };
+  const samples = new Map(variants.map((v) => [v.name, []]));
+  for (let round = 0; round < rounds; round++) {
+    for (const variant of variants) {
+      const before = process.cpuUsage();
+      await run(variant.op);
+      const used = process.cpuUsage(before);
+      samples.get(variant.name).push((used.user + used.system) / requests);
+    }
+  }
+  return variants.map((v) => {
+    const sorted = samples.get(v.name).sort((a, b) => a - b);
+    return { name: v.name, us: sorted[sorted.length >> 1] };
+  });
+}
+
+function cpuTable(rows) {
+  const base = rows[0]?.us ?? Number.NaN;
+  const lines = [`| variant | client CPU µs/request | vs ${rows[0]?.name} |`, '| --- | ---: | ---: |'];
+  for (const row of rows)
+    lines.push(`| ${row.name} | ${row.us.toFixed(1)} | +${(row.us - base).toFixed(1)} µs |`);
+  return lines.join('\n');
 }

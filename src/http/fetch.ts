@@ -39,7 +39,11 @@ export interface ResilientFetchOptions extends HttpOptions {
 
 /** `RequestInit` plus breakwater's per-call options. */
 export interface ResilientFetchInit extends RequestInit {
-  /** breakwater's options for this call; they override those of {@link resilientFetch}. */
+  /**
+   * breakwater's options for this call; they override those of {@link resilientFetch}.
+   * Never passed on to fetch.
+   * @default undefined (the options of resilientFetch)
+   */
   breakwater?: HttpRequestOptions | undefined;
 }
 

@@ -20,7 +20,11 @@ import type { DispatchFn, DispatchOptionsLike, SharedState } from './retry-handl
 declare module 'undici' {
   namespace Dispatcher {
     interface DispatchOptions {
-      /** breakwater's options for this request; they override the interceptor's (see `HttpRequestOptions`). */
+      /**
+       * breakwater's options for this request; they override the interceptor's (see
+       * `HttpRequestOptions` in breakwater/http).
+       * @default undefined (the interceptor's options)
+       */
       breakwater?: HttpRequestOptions | undefined;
     }
   }

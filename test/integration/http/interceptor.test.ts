@@ -15,6 +15,7 @@ import {
   backoff,
   circuitBreaker,
   isBreakwaterError,
+  keyedCircuitBreaker,
   type PolicyOptions,
   policy,
   retryBudget,
@@ -53,6 +54,38 @@ describe('httpInterceptor with undici.request', () => {
     expect(server.requests.map((r) => r.path)).toEqual(['/orders/42', '/orders/42', '/orders/42']);
     // The failed answers were read to their end, so one keep-alive connection served all three.
     expect(new Set(server.requests.map((r) => r.connection)).size).toBe(1);
+  });
+
+  it('retries a HEAD request, whose failed answers have no body to hold', async () => {
+    server.handler = (_req, res, n) => {
+      res.writeHead(n <= 2 ? 503 : 200, { 'content-length': '5' });
+      res.end();
+    };
+    const res = await request(server.url('/'), { method: 'HEAD', dispatcher: agent() });
+    await res.body.dump();
+    expect(res.statusCode).toBe(200);
+    expect(server.requests.map((r) => r.method)).toEqual(['HEAD', 'HEAD', 'HEAD']);
+  });
+
+  it('takes a deadline and a breaker key from the request', async () => {
+    const closed = new Promise<void>((resolve) => {
+      server.handler = (req, res) => {
+        if (req.url === '/slow') req.socket.once('close', () => resolve());
+        else res.end('ok');
+      };
+    });
+    const breaker = keyedCircuitBreaker({ consecutiveFailures: 5 });
+    const dispatcher = agent({ deadline: 60_000, circuitBreaker: breaker });
+    const error = await request(server.url('/slow'), {
+      dispatcher,
+      breakwater: { deadline: Date.now() + 150 },
+    }).catch((e: unknown) => e);
+    expect(isBreakwaterError(error) && error.code).toBe('BREAKWATER_DEADLINE_EXCEEDED');
+    await closed;
+    const res = await request(server.url('/'), { dispatcher, breakwater: { key: 'catalog' } });
+    await res.body.dump();
+    expect(breaker.peek('catalog')).toBeDefined();
+    expect(breaker.peek(server.origin)).toBeDefined(); // the first request's key: its origin
   });
 
   it('hands the last response to the caller, as undici returns it, when retries run out', async () => {
