@@ -47,13 +47,26 @@ export class CancelSignal {
   }
 }
 
+/**
+ * A promise's resolving functions, taken by one shared executor rather than a closure per
+ * attempt (the executor runs synchronously inside `new Promise`).
+ */
+const captured: { resolve: (value: undefined) => void; reject: (reason: unknown) => void } = {
+  resolve: () => {},
+  reject: () => {},
+};
+function capture(resolve: (value: undefined) => void, reject: (reason: unknown) => void): void {
+  captured.resolve = resolve;
+  captured.reject = reject;
+}
+
 /** One attempt: the listener of its child call, and the promise the policy awaits. */
 export class AttemptRun implements InterceptingListener {
   readonly #owner: AttemptOwner;
   readonly context: AttemptContext;
   readonly promise: Promise<undefined>;
-  resolve!: (value: undefined) => void;
-  reject!: (reason: unknown) => void;
+  readonly resolve: (value: undefined) => void;
+  readonly reject: (reason: unknown) => void;
   child: ChildCall | undefined = undefined;
   /** Response headers, held until the call commits. */
   metadata: Metadata | undefined = undefined;
@@ -75,10 +88,9 @@ export class AttemptRun implements InterceptingListener {
   constructor(owner: AttemptOwner, context: AttemptContext) {
     this.#owner = owner;
     this.context = context;
-    this.promise = new Promise<undefined>((resolve, reject) => {
-      this.resolve = resolve;
-      this.reject = reject;
-    });
+    this.promise = new Promise<undefined>(capture);
+    this.resolve = captured.resolve;
+    this.reject = captured.reject;
   }
 
   onReceiveMetadata(metadata: Metadata): void {

@@ -50,8 +50,13 @@ export class ResilientCall implements ChildCall, AttemptOwner {
   #metadata: Metadata | undefined = undefined;
   /** Messages sent before the first attempt's call existed (it waited for a bulkhead). */
   #pending: [MessageContext, unknown][] | undefined = undefined;
-  /** The request, kept for a retry until the call commits. */
-  #replay: unknown[] | undefined;
+  /**
+   * Whether the request is kept for a retry (until the call commits). Only methods whose
+   * request is one message are ever retried, so one field holds it.
+   */
+  #replay: boolean;
+  #request: unknown = undefined;
+  #hasRequest = false;
   #halfClosed = false;
   #readStarted = false;
   #run: AttemptRun | undefined = undefined;
@@ -64,7 +69,7 @@ export class ResilientCall implements ChildCall, AttemptOwner {
     this.#plan = plan;
     this.#options = options;
     this.#next = next;
-    this.#replay = plan.retries ? [] : undefined;
+    this.#replay = plan.retries;
     // Client-streaming and bidi calls are never retried: pass everything straight through.
     this.#committed = plan.streamingRequest;
   }
@@ -118,7 +123,7 @@ export class ResilientCall implements ChildCall, AttemptOwner {
       base.set(IDEMPOTENCY_KEY, context.idempotencyKey);
     }
     let metadata = base;
-    if (this.#replay !== undefined) {
+    if (this.#replay) {
       // Every attempt gets its own copy: interceptors further down may add entries.
       metadata = base.clone();
       if (number > 1) metadata.set(PREVIOUS_ATTEMPTS, String(number - 1));
@@ -151,8 +156,8 @@ export class ResilientCall implements ChildCall, AttemptOwner {
       if (pending !== undefined)
         for (const [messageContext, message] of pending)
           child.sendMessageWithContext(messageContext, message);
-    } else if (this.#replay !== undefined) {
-      for (const message of this.#replay) child.sendMessage(message);
+    } else if (this.#hasRequest) {
+      child.sendMessage(this.#request);
     }
     if (this.#halfClosed) child.halfClose();
     if (this.#readStarted) child.startRead();
@@ -275,7 +280,8 @@ export class ResilientCall implements ChildCall, AttemptOwner {
 
   #commit(run: AttemptRun): void {
     this.#committed = true;
-    this.#replay = undefined;
+    this.#replay = false;
+    this.#request = undefined;
     run.detach();
     run.settled = true;
     run.resolve(undefined);
@@ -292,7 +298,8 @@ export class ResilientCall implements ChildCall, AttemptOwner {
   /** The call is over: report its status and release what it holds. */
   #finish(status: StatusObject): void {
     this.#done = true;
-    this.#replay = undefined;
+    this.#replay = false;
+    this.#request = undefined;
     this.#pending = undefined;
     if (this.#onParentCancelled !== undefined) {
       (this.#parent as EventEmitter | undefined)?.removeListener('cancelled', this.#onParentCancelled);
@@ -319,7 +326,10 @@ export class ResilientCall implements ChildCall, AttemptOwner {
   }
 
   sendMessageWithContext(context: MessageContext, message: unknown): void {
-    this.#replay?.push(message);
+    if (this.#replay) {
+      this.#request = message;
+      this.#hasRequest = true;
+    }
     const run = this.#run;
     if (run === undefined || run.child === undefined) {
       if (this.#pending === undefined) this.#pending = [];
