@@ -129,7 +129,7 @@ class FetchCall {
     this.#policy = policy;
     this.#fetch = fetch;
     this.#input = input;
-    this.#request = typeof Request === 'function' && input instanceof Request ? input : undefined;
+    this.#request = isRequest(input) ? input : undefined;
     let settings: RequestSettings | undefined;
     if (init?.breakwater !== undefined) {
       const { breakwater, ...rest } = init;
@@ -323,12 +323,22 @@ class FetchCall {
   }
 }
 
+/** A Request, from this realm's fetch or another (undici's own Request class). */
+function isRequest(input: string | URL | Request): input is Request {
+  return (
+    typeof input === 'object' &&
+    !(input instanceof URL) &&
+    typeof input.url === 'string' &&
+    typeof input.clone === 'function'
+  );
+}
+
 /** The origin of a fetch input (the keyed breaker's key), if it parses. */
 function origin(input: string | URL | Request): string | undefined {
   try {
     if (typeof input === 'string') return new URL(input).origin;
     if (input instanceof URL) return input.origin;
-    return new URL(input.url).origin;
+    return new URL((input as Request).url).origin;
   } catch {
     return undefined; // fetch itself will reject the input
   }

@@ -77,6 +77,7 @@ export abstract class HttpCall implements AttemptOwner {
   #keyHeader: string | undefined = undefined;
   #body: unknown;
   #bodyKind: number;
+  #dispatched = true;
 
   constructor(
     shared: SharedState,
@@ -115,7 +116,9 @@ export abstract class HttpCall implements AttemptOwner {
       idempotencyKey: settings?.idempotencyKey,
     };
     this.policy.execute(this.run, options).then(undefined, this.onFailed);
-    return true;
+    // The first attempt is dispatched synchronously (unless a bulkhead queues it): pass on
+    // what the dispatcher below said about its backpressure.
+    return this.#dispatched;
   }
 
   /** One attempt, as `execute` runs it. */
@@ -136,7 +139,7 @@ export abstract class HttpCall implements AttemptOwner {
     return new Promise<void>((resolve, reject) => {
       attempt.bind(resolve, reject);
       try {
-        this.#dispatch(opts as never, attempt as never);
+        this.#dispatched = this.#dispatch(opts as never, attempt as never);
       } catch (error) {
         attempt.otherError(error);
       }
