@@ -45,6 +45,19 @@ export interface DispatchOptionsLike {
   readonly body?: unknown;
 }
 
+/**
+ * A promise's resolving functions, taken by one shared executor instead of a closure per
+ * attempt (`new Promise` runs its executor synchronously, so they are read at once).
+ */
+const captured: { resolve: () => void; reject: (reason: unknown) => void } = {
+  resolve: () => {},
+  reject: () => {},
+};
+function capture(resolve: () => void, reject: (reason: unknown) => void): void {
+  captured.resolve = resolve;
+  captured.reject = reject;
+}
+
 /** What every request of one interceptor shares. */
 export interface SharedState {
   readonly policy: Policy;
@@ -136,14 +149,14 @@ export abstract class HttpCall implements AttemptOwner {
     }
     const attempt = this.newAttempt();
     this.current = attempt;
-    return new Promise<void>((resolve, reject) => {
-      attempt.bind(resolve, reject);
-      try {
-        this.#dispatched = this.#dispatch(opts as never, attempt as never);
-      } catch (error) {
-        attempt.otherError(error);
-      }
-    });
+    const promise = new Promise<void>(capture);
+    attempt.bind(captured.resolve, captured.reject);
+    try {
+      this.#dispatched = this.#dispatch(opts as never, attempt as never);
+    } catch (error) {
+      attempt.otherError(error);
+    }
+    return promise;
   };
 
   /** The policy's retryOn for this request (see classify.ts for the default rules). */
