@@ -3,7 +3,7 @@
  * what the server saw, what the caller got.
  */
 import { Readable } from 'node:stream';
-import { Agent, type Dispatcher, request } from 'undici';
+import { Agent, type Dispatcher, interceptors, request } from 'undici';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import {
   type HttpInterceptorOptions,
@@ -394,6 +394,24 @@ describe('httpInterceptor with undici.request', () => {
       expect((await events.wait('retry-refused')).reason).toBe('deadline');
       expect(server.requests).toHaveLength(1);
     });
+  });
+
+  it('composes with undici’s own interceptors: each redirect hop is retried on its own', async () => {
+    server.handler = (req, res, n) => {
+      if (req.url === '/old') res.writeHead(301, { location: '/new' });
+      else res.writeHead(n === 2 ? 503 : 200);
+      res.end(req.url === '/new' && n !== 2 ? 'moved here' : '');
+    };
+    const d = new Agent().compose(
+      interceptors.dns(),
+      httpInterceptor(policy({ retry: { backoff: quick } })),
+      interceptors.redirect({ maxRedirections: 2 }),
+    );
+    dispatchers.push(d);
+    const res = await request(server.url('/old'), { dispatcher: d });
+    expect(res.statusCode).toBe(200);
+    expect(await res.body.text()).toBe('moved here');
+    expect(server.requests.map((r) => r.path)).toEqual(['/old', '/new', '/new']);
   });
 
   it('sends the time left downstream in the header named by deadlineHeader', async () => {
