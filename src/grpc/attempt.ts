@@ -73,6 +73,8 @@ export class AttemptRun implements InterceptingListener {
   /** A unary response, held until the status says OK. */
   message: unknown = undefined;
   hasMessage = false;
+  /** An OK status, reported once the policy has booked the success. */
+  final: StatusObject | undefined = undefined;
   /** The server's status, when the attempt failed with it unchanged. */
   status: StatusObject | undefined = undefined;
   error: unknown = undefined;

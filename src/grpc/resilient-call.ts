@@ -8,7 +8,7 @@
  * OK, for server streaming at the first response message (or an OK end with none).
  * Until then response headers and the message are held, and the request is kept to be
  * replayed. Client-streaming and bidi calls are committed from the start and pass
- * straight through.
+ * straight through. A call's final OK is reported only once the policy has booked it.
  *
  * @internal
  * @module
@@ -107,7 +107,7 @@ export class ResilientCall implements ChildCall, AttemptOwner {
         key: plan.key(options),
         retryOn: plan.retryOn,
       })
-      .then(undefined, this.#failed);
+      .then(this.#succeeded, this.#failed);
   }
 
   /** Starts one attempt: a new call down the chain, with the request replayed. */
@@ -162,6 +162,18 @@ export class ResilientCall implements ChildCall, AttemptOwner {
     if (this.#halfClosed) child.halfClose();
     if (this.#readStarted) child.startRead();
     return run.promise;
+  };
+
+  /**
+   * The operation succeeded, and the policy has booked it (breaker, budget, bulkhead slot
+   * released): now the caller hears the answer, so a call it makes from its callback
+   * finds the slot free and the breaker up to date. A stream committed at its first
+   * message was handed over already.
+   */
+  readonly #succeeded = (): void => {
+    const run = this.#run;
+    if (this.#done || run === undefined || run.final === undefined) return;
+    this.#deliver(run, run.final);
   };
 
   /** The operation failed: report the last attempt's status, or breakwater's reason. */
@@ -227,13 +239,16 @@ export class ResilientCall implements ChildCall, AttemptOwner {
     run.detach();
     if (this.#stale(run)) return;
     if (status.code === Status.OK) {
-      if (this.#committed) {
-        // A client-streaming or bidi call ends well (or a stream past its commit point).
-        run.resolve(undefined);
+      if (run.settled) {
+        // A stream past its commit point ends well.
         this.#finish(status);
+      } else if (this.#committed) {
+        // A client-streaming or bidi call ends well; #succeeded reports it.
+        run.final = status;
+        run.resolve(undefined);
       } else if (!this.#givenUp(run)) {
+        run.final = status;
         this.#commit(run);
-        this.#deliver(run, status);
       }
       return;
     }

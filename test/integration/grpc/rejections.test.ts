@@ -2,7 +2,7 @@
  * Breakwater's own rejections (open circuit, full bulkhead) as gRPC statuses, per-target
  * breaker state, and the caller's cancellation at every stage of an operation.
  */
-import { status } from '@grpc/grpc-js';
+import { Metadata, status } from '@grpc/grpc-js';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import {
   type GrpcInterceptorOptions,
@@ -21,8 +21,16 @@ import {
   type Policy,
   policy,
 } from '../../../src/index.js';
-import type { OrderServiceClient } from '../../fixtures/grpc/generated/orders.js';
-import { clientOptions, GET_ORDER, getOrder, makeClient, type OrdersServer, startServer } from './harness.js';
+import type { Order, OrderServiceClient } from '../../fixtures/grpc/generated/orders.js';
+import {
+  clientOptions,
+  GET_ORDER,
+  getOrder,
+  makeClient,
+  type OrdersServer,
+  type Outcome,
+  startServer,
+} from './harness.js';
 
 function causeOf(error: unknown): unknown {
   return (error as { cause?: unknown } | undefined)?.cause;
@@ -103,6 +111,19 @@ describe('rejections and cancellation', () => {
     expect(server.seen(GET_ORDER)).toHaveLength(1);
     hanging.cancel();
     expect((await hanging.outcome).error?.code).toBe(status.CANCELLED);
+  });
+
+  it('books a call before answering: a call made from the callback finds the slot free', async () => {
+    const c = client(policy({ bulkhead: bulkhead({ maxConcurrent: 1 }) }));
+    const second = await new Promise<Outcome<Order>>((resolve) => {
+      c.getOrder({ id: 'first' }, new Metadata(), {}, (error) => {
+        expect(error).toBeNull();
+        // Synchronously, from the first call's callback.
+        void getOrder(c, 'second').outcome.then(resolve);
+      });
+    });
+    expect(second.error).toBeUndefined();
+    expect(second.value?.id).toBe('second');
   });
 
   describe('a keyed breaker keeps one state per channel target', () => {

@@ -7,6 +7,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { grpcInterceptor } from '../../../src/grpc/index.js';
 import {
   backoff,
+  bulkhead,
   CircuitOpenError,
   circuitBreaker,
   isBreakwaterError,
@@ -182,6 +183,30 @@ describe.each(CLIENT_KINDS)('streaming calls (%s client)', (kind) => {
       expect(
         cause === undefined || (isBreakwaterError(cause) && cause.code === 'BREAKWATER_DEADLINE_EXCEEDED'),
       ).toBe(true);
+    });
+
+    it('holds a bulkhead slot for the life of a client stream', async () => {
+      const c = client({ bulkhead: bulkhead({ maxConcurrent: 1 }) });
+      let first!: { value?: ImportSummary; error?: ServiceError };
+      const open = new Promise<void>((resolve) => {
+        const call = c.importOrders((error, value) => {
+          first = error ? { error } : { value };
+          resolve();
+        });
+        call.write({ item: 'a', quantity: 1 });
+        // Ended only once the second stream has been turned away.
+        void server.waitForCalls(IMPORT_ORDERS, 1).then(async () => {
+          const rejected = await importOrders(c, 1);
+          expect(rejected.error?.code).toBe(status.RESOURCE_EXHAUSTED);
+          expect(isBreakwaterError((rejected.error as { cause?: unknown }).cause)).toBe(true);
+          call.end();
+        });
+      });
+      await open;
+      expect(first.value?.count).toBe(1);
+      expect(server.seen(IMPORT_ORDERS)).toHaveLength(1);
+      // The slot is free again once the stream ended.
+      expect((await importOrders(c, 2)).value?.count).toBe(2);
     });
 
     it('echoes a bidi stream through, and an open breaker rejects one before it starts', async () => {

@@ -214,7 +214,6 @@ describe.each(CLIENT_KINDS)('unary calls (%s client)', (kind) => {
     };
     const c = client(policy({ retry: { maxAttempts: 3, backoff: quick }, onEvent }));
     expect((await getOrder(c).outcome).error).toBeUndefined();
-    // The caller hears the answer first; the policy books the attempt a few microtasks later.
     await operationEnded;
     const types = events.map((e) => e.type);
     expect(types).toEqual([
