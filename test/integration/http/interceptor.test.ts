@@ -56,6 +56,19 @@ describe('httpInterceptor with undici.request', () => {
     expect(new Set(server.requests.map((r) => r.connection)).size).toBe(1);
   });
 
+  it('closes the connection of a failed answer too long to drain, and still retries', async () => {
+    const big = 'x'.repeat(256 * 1024);
+    server.handler = (_req, res, n) => {
+      res.writeHead(n === 1 ? 503 : 200);
+      res.end(n === 1 ? big : 'small');
+    };
+    const res = await request(server.url('/'), { dispatcher: agent() });
+    expect(await res.body.text()).toBe('small');
+    expect(server.requests).toHaveLength(2);
+    // Reading 256 KiB to keep one connection costs more than opening another.
+    expect(server.requests[1]?.connection).not.toBe(server.requests[0]?.connection);
+  });
+
   it('retries a HEAD request, whose failed answers have no body to hold', async () => {
     server.handler = (_req, res, n) => {
       res.writeHead(n <= 2 ? 503 : 200, { 'content-length': '5' });
