@@ -89,7 +89,13 @@ export function resilientFetch(policy: Policy, options?: ResilientFetchOptions):
   if (own !== undefined && typeof own !== 'function') invalid('fetch', 'a function', own);
   const resolved = resolveHttpOptions(shared, '');
   const impl: FetchLike = own ?? ((input, init) => globalThis.fetch(input, init));
-  return (input, init) => new FetchCall(policy, resolved, impl, input, init).run();
+  return (input, init) => {
+    try {
+      return new FetchCall(policy, resolved, impl, input, init).run();
+    } catch (error) {
+      return Promise.reject(error); // like fetch: bad arguments reject, never throw
+    }
+  };
 }
 
 interface Outcome {

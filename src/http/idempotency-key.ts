@@ -51,6 +51,16 @@ export function formatIdempotencyKey(key: string): string {
   return `${out}${key.slice(plainFrom)}"`;
 }
 
+/** Whether `key` can travel as an sf-string: 1 to 8,192 printable ASCII characters. */
+export function isValidIdempotencyKey(key: unknown): key is string {
+  if (typeof key !== 'string' || key.length === 0 || key.length > 8_192) return false;
+  for (let i = 0; i < key.length; i++) {
+    const c = key.charCodeAt(i);
+    if (c < 0x20 || c > 0x7e) return false;
+  }
+  return true;
+}
+
 /**
  * Parses an RFC 8941 sf-string (the value of an Idempotency-Key header) back into the key.
  *

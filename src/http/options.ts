@@ -7,7 +7,7 @@
  */
 import { InvalidOptionsError } from '../errors.js';
 import { bool, invalid, obj } from '../validate.js';
-import { IDEMPOTENCY_KEY_HEADER } from './idempotency-key.js';
+import { IDEMPOTENCY_KEY_HEADER, isValidIdempotencyKey } from './idempotency-key.js';
 
 /** Statuses retried by default: conflict, rate limited, and the gateway/availability trio. */
 export const DEFAULT_STATUS_CODES: readonly number[] = Object.freeze([409, 429, 502, 503, 504]);
@@ -153,8 +153,12 @@ export function resolveRequestOptions(
   const o = obj<HttpRequestOptions>(where, options, REQUEST_KEYS) ?? {};
   const changed = SHARED_KEYS.some((k) => o[k] !== undefined);
   const { idempotencyKey, deadline, key } = o;
-  if (idempotencyKey !== undefined && (typeof idempotencyKey !== 'string' || idempotencyKey.length === 0)) {
-    invalid(at(where, 'idempotencyKey'), 'a non-empty string', idempotencyKey);
+  if (idempotencyKey !== undefined && !isValidIdempotencyKey(idempotencyKey)) {
+    invalid(
+      at(where, 'idempotencyKey'),
+      'a string of 1 to 8192 printable ASCII characters (an RFC 8941 string)',
+      idempotencyKey,
+    );
   }
   if (deadline !== undefined && (typeof deadline !== 'number' || Number.isNaN(deadline))) {
     invalid(at(where, 'deadline'), 'a number (ms since the epoch)', deadline);

@@ -75,6 +75,7 @@ describe('per-request options', () => {
 
   it.each([
     [{ idempotencyKey: '' }, 'breakwater.idempotencyKey'],
+    [{ idempotencyKey: 'café' }, 'breakwater.idempotencyKey'],
     [{ deadline: 'soon' }, 'breakwater.deadline'],
     [{ key: 42 }, 'breakwater.key'],
     [{ idempotent: 'yes' }, 'breakwater.idempotent'],

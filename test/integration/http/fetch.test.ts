@@ -111,6 +111,18 @@ describe('resilientFetch', () => {
     expect(seen.every((init) => init !== undefined && !('breakwater' in init))).toBe(true);
   });
 
+  it('rejects bad per-call options, never throws, and sends nothing', async () => {
+    const f = make();
+    let call: Promise<Response> | undefined;
+    expect(() => {
+      call = f(server.url('/'), { breakwater: { idempotencyKey: 'clé' } } as RequestInit);
+    }).not.toThrow();
+    const error = await call?.catch((e: unknown) => e);
+    expect(isBreakwaterError(error) && error.code).toBe('BREAKWATER_INVALID_OPTIONS');
+    expect((error as { option?: string }).option).toBe('breakwater.idempotencyKey');
+    expect(server.requests).toHaveLength(0);
+  });
+
   it('rejects with breakwater’s own errors, not wrapped', async () => {
     server.handler = () => {}; // never answers
     const deadline = await make({ deadline: 150 })(server.url('/slow')).catch((e: unknown) => e);
