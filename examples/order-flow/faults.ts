@@ -25,10 +25,6 @@ export class Faults {
     this.#carrierBack = undefined;
   }
 
-  get carrierDown(): boolean {
-    return this.#carrierBack !== undefined;
-  }
-
   /** Resolves at once while the carrier is up, else when it is back. */
   carrierAvailable(): Promise<void> {
     return this.#carrierUp;

@@ -90,8 +90,11 @@ async function main(): Promise<void> {
   }
   const controller = new AbortController();
   const interrupt = (signal: NodeJS.Signals): void => {
-    if (controller.signal.aborted) return;
-    console.error(`\n${signal}: stopping, tearing everything down...`);
+    if (controller.signal.aborted) {
+      // A second Ctrl-C: stop now (nats-server is killed on exit all the same).
+      process.exit(130);
+    }
+    console.error(`\n${signal}: stopping, tearing everything down (Ctrl-C again to force)...`);
     controller.abort(new Error(`interrupted by ${signal}`));
   };
   process.on('SIGINT', interrupt);

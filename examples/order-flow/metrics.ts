@@ -104,13 +104,6 @@ export class Recorder {
   transition(breaker: string, from: string, to: string): void {
     this.transitions.push({ at: this.now(), breaker, from, to });
   }
-
-  /** Carts still waiting for their answer. */
-  get inFlight(): number {
-    let n = 0;
-    for (const cart of this.carts) if (cart.ok === undefined) n++;
-    return n;
-  }
 }
 
 /** The measured numbers of one phase (or of the whole run). */

@@ -44,6 +44,7 @@ import {
   kvStore,
 } from '../../../src/nats/index.js';
 import type { Recorder } from '../metrics.js';
+import { SUBJECT } from '../nats/streams.js';
 import { CREATE_ORDER, orderFlowProto, unary } from '../proto.js';
 import { CHECKOUT_DEADLINE_MS } from '../scenario.js';
 import { DEADLINE_HEADER, type Stack } from './types.js';
@@ -229,13 +230,13 @@ export function protectedStack(recorder: Recorder): Stack {
       return {
         async inline(event, call) {
           const deadline = deadlineFrom(call);
-          await inline.publish('orders.created', JSON.stringify(event), {
+          await inline.publish(SUBJECT, JSON.stringify(event), {
             msgID: event.orderId,
             deadline: deadline === undefined ? undefined : deadline - RESERVE_MS,
           });
         },
         async relay(event) {
-          await relay.publish('orders.created', JSON.stringify(event), { msgID: event.orderId });
+          await relay.publish(SUBJECT, JSON.stringify(event), { msgID: event.orderId });
         },
       };
     },

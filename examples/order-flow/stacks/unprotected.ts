@@ -13,6 +13,7 @@
 import { credentials, Metadata } from '@grpc/grpc-js';
 import pRetry, { type Options as RetryOptions } from 'p-retry';
 import { Agent, request } from 'undici';
+import { SUBJECT } from '../nats/streams.js';
 import { orderFlowProto, unary } from '../proto.js';
 import type { Stack } from './types.js';
 
@@ -110,7 +111,7 @@ export function unprotectedStack(): Stack {
     publisher(js) {
       // No msgID: a retried publish whose ack was lost is stored a second time.
       const publish = async (payload: string): Promise<void> => {
-        await pRetry(() => js.publish('orders.created', payload, { timeout: HOP_TIMEOUT_MS }), RETRY);
+        await pRetry(() => js.publish(SUBJECT, payload, { timeout: HOP_TIMEOUT_MS }), RETRY);
       };
       return {
         inline: (event) => publish(JSON.stringify(event)),
