@@ -4,7 +4,7 @@
 // that imports `breakwater` (mapped to src/), so an example that no longer compiles fails
 // the test run. A block fenced as ```ts no-check is skipped (e.g. a fragment of a larger file).
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync, existsSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
 
 const root = new URL('..', import.meta.url).pathname;
@@ -23,7 +23,10 @@ function walk(dir, test) {
 }
 
 const blocks = [];
-const markdown = [join(root, 'README.md'), ...(existsSync(join(root, 'docs')) ? walk(join(root, 'docs'), (n) => n.endsWith('.md')) : [])];
+const markdown = [
+  join(root, 'README.md'),
+  ...(existsSync(join(root, 'docs')) ? walk(join(root, 'docs'), (n) => n.endsWith('.md')) : []),
+];
 for (const file of markdown) {
   if (!existsSync(file)) continue;
   const text = readFileSync(file, 'utf8');
@@ -73,9 +76,13 @@ writeFileSync(
   ),
 );
 try {
-  execFileSync(process.execPath, [join(root, 'node_modules/typescript/bin/tsc'), '-p', join(out, 'tsconfig.json')], {
-    stdio: 'inherit',
-  });
+  execFileSync(
+    process.execPath,
+    [join(root, 'node_modules/typescript/bin/tsc'), '-p', join(out, 'tsconfig.json')],
+    {
+      stdio: 'inherit',
+    },
+  );
 } catch {
   console.error(`\nA docs example does not type-check; .docs-check/INDEX.txt maps each file to its source.`);
   process.exit(1);

@@ -35,8 +35,20 @@ try {
     const esm = join(pkgDir, file.import.default);
     // Adapters may need their optional peer dependency; resolve those from this repo.
     const env = { ...process.env, NODE_PATH: join(root, 'node_modules') };
-    execFileSync(process.execPath, ['-e', `const m = require(${JSON.stringify(cjs)}); if (!Object.keys(m).length) process.exit(1)`], { env, stdio: 'inherit' });
-    execFileSync(process.execPath, ['--input-type=module', '-e', `const m = await import(${JSON.stringify(esm)}); if (!Object.keys(m).length) process.exit(1)`], { env, stdio: 'inherit' });
+    execFileSync(
+      process.execPath,
+      ['-e', `const m = require(${JSON.stringify(cjs)}); if (!Object.keys(m).length) process.exit(1)`],
+      { env, stdio: 'inherit' },
+    );
+    execFileSync(
+      process.execPath,
+      [
+        '--input-type=module',
+        '-e',
+        `const m = await import(${JSON.stringify(esm)}); if (!Object.keys(m).length) process.exit(1)`,
+      ],
+      { env, stdio: 'inherit' },
+    );
     console.log(`load: ${subpath} ok (require and import)`);
   }
 } finally {

@@ -25,7 +25,9 @@ export async function measureThroughput(op, { concurrency, durationMs }) {
   await Promise.all(Array.from({ length: concurrency }, worker));
   const elapsed = (performance.now() - start) / 1000;
   if (failed > 0) {
-    throw new Error(`${failed} of ${done + failed} operations failed; first: ${firstError?.stack ?? firstError}`);
+    throw new Error(
+      `${failed} of ${done + failed} operations failed; first: ${firstError?.stack ?? firstError}`,
+    );
   }
   return done / elapsed;
 }
@@ -41,7 +43,10 @@ const median = (values) => {
  * `{ name, op }` where `op()` performs one operation. Returns rows
  * `{ name, concurrency, opsPerSec, rounds }`.
  */
-export async function compareThroughput(variants, { concurrencies = [1, 64], rounds = 5, durationMs = 2_000, warmupMs = 1_000, log = () => {} } = {}) {
+export async function compareThroughput(
+  variants,
+  { concurrencies = [1, 64], rounds = 5, durationMs = 2_000, warmupMs = 1_000, log = () => {} } = {},
+) {
   const rows = [];
   for (const concurrency of concurrencies) {
     for (const variant of variants) {
@@ -65,11 +70,16 @@ export async function compareThroughput(variants, { concurrencies = [1, 64], rou
 
 /** Formats rows as a markdown table, with each variant's throughput relative to `baseline`. */
 export function throughputTable(rows, baseline) {
-  const lines = ['| variant | concurrency | ops/s (median) | vs ' + baseline + ' | rounds (ops/s) |', '| --- | ---: | ---: | ---: | --- |'];
+  const lines = [
+    `| variant | concurrency | ops/s (median) | vs ${baseline} | rounds (ops/s) |`,
+    '| --- | ---: | ---: | ---: | --- |',
+  ];
   for (const row of rows) {
     const base = rows.find((r) => r.name === baseline && r.concurrency === row.concurrency);
     const ratio = base ? `${((100 * row.opsPerSec) / base.opsPerSec).toFixed(1)}%` : '';
-    lines.push(`| ${row.name} | ${row.concurrency} | ${Math.round(row.opsPerSec).toLocaleString('en-US')} | ${ratio} | ${row.rounds.map((r) => Math.round(r)).join(', ')} |`);
+    lines.push(
+      `| ${row.name} | ${row.concurrency} | ${Math.round(row.opsPerSec).toLocaleString('en-US')} | ${ratio} | ${row.rounds.map((r) => Math.round(r)).join(', ')} |`,
+    );
   }
   return lines.join('\n');
 }
