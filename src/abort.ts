@@ -11,36 +11,55 @@
  * @module
  */
 
+/** What waits on a signal: an operation in flight. */
+export interface AbortSubscriber {
+  onCallerAbort(): void;
+}
+
+/** The calls waiting on one signal: the first in a field, more in a set (rare). */
 interface Subscribers {
-  readonly callbacks: Set<() => void>;
+  first: AbortSubscriber | undefined;
+  more: Set<AbortSubscriber> | undefined;
   readonly listener: () => void;
 }
 
 const bySignal = new WeakMap<AbortSignal, Subscribers>();
 
-/**
- * Calls `callback` once when `signal` aborts. Returns the function that unsubscribes; the
- * signal's listener goes away with its last subscriber.
- */
-export function subscribeAbort(signal: AbortSignal, callback: () => void): () => void {
-  let subscribers = bySignal.get(signal);
+/** Calls `subscriber.onCallerAbort()` once when `signal` aborts, until unsubscribed. */
+export function subscribeAbort(signal: AbortSignal, subscriber: AbortSubscriber): void {
+  const subscribers = bySignal.get(signal);
   if (subscribers === undefined) {
-    const callbacks = new Set<() => void>();
-    const listener = (): void => {
-      bySignal.delete(signal);
-      // Copy first: a callback settles its call, which unsubscribes it.
-      for (const cb of [...callbacks]) cb();
-      callbacks.clear();
+    const fresh: Subscribers = {
+      first: subscriber,
+      more: undefined,
+      listener: () => {
+        bySignal.delete(signal);
+        const { first, more } = fresh;
+        fresh.first = undefined;
+        fresh.more = undefined;
+        // Each call settles (and unsubscribes) as it hears the abort: iterate a copy.
+        first?.onCallerAbort();
+        if (more !== undefined) for (const s of [...more]) s.onCallerAbort();
+      },
     };
-    subscribers = { callbacks, listener };
-    bySignal.set(signal, subscribers);
-    signal.addEventListener('abort', listener, { once: true });
+    bySignal.set(signal, fresh);
+    signal.addEventListener('abort', fresh.listener, { once: true });
+  } else if (subscribers.first === undefined) {
+    subscribers.first = subscriber;
+  } else {
+    subscribers.more ??= new Set();
+    subscribers.more.add(subscriber);
   }
-  const { callbacks, listener } = subscribers;
-  callbacks.add(callback);
-  return () => {
-    if (!callbacks.delete(callback) || callbacks.size > 0) return;
-    if (bySignal.get(signal)?.callbacks === callbacks) bySignal.delete(signal);
-    signal.removeEventListener('abort', listener);
-  };
+}
+
+/** Stops `subscriber` hearing `signal`; the listener goes away with the last subscriber. */
+export function unsubscribeAbort(signal: AbortSignal, subscriber: AbortSubscriber): void {
+  const subscribers = bySignal.get(signal);
+  if (subscribers === undefined) return; // aborted already, or never subscribed
+  if (subscribers.first === subscriber) subscribers.first = undefined;
+  else subscribers.more?.delete(subscriber);
+  if (subscribers.first !== undefined || (subscribers.more !== undefined && subscribers.more.size > 0))
+    return;
+  bySignal.delete(signal);
+  signal.removeEventListener('abort', subscribers.listener);
 }

@@ -10,7 +10,7 @@
  * @internal
  * @module
  */
-import { subscribeAbort } from './abort.js';
+import { type AbortSubscriber, subscribeAbort, unsubscribeAbort } from './abort.js';
 import type { CircuitBreaker, CircuitState } from './breaker/circuit-breaker.js';
 import type { LaneEntry } from './deadline.js';
 import { AttemptTimeoutError, DeadlineExceededError, InvalidOptionsError } from './errors.js';
@@ -123,7 +123,7 @@ function rejectSoon<T>(error: unknown): Promise<T> {
 }
 
 /** @internal */
-export class Execution<T> implements LaneEntry {
+export class Execution<T> implements LaneEntry, AbortSubscriber {
   readonly #policy: PolicyImpl;
   readonly #fn: (context: AttemptContext) => T | PromiseLike<T>;
   readonly #options: ExecuteOptions | undefined;
@@ -138,7 +138,8 @@ export class Execution<T> implements LaneEntry {
   #interruptWait: ((reason: unknown) => void) | undefined = undefined;
   #waitTimer: unknown = undefined;
   #ownDeadlineTimer: unknown = undefined;
-  #unsubscribeAbort: (() => void) | undefined = undefined;
+  /** Whether the call listens to the caller's signal (through src/abort.ts). */
+  #subscribed = false;
   #generatedKey: string | undefined = undefined;
   /** Whether the operation holds a bulkhead slot (taken in start(), or after queueing). */
   #holdsBulkhead = false;
@@ -191,7 +192,7 @@ export class Execution<T> implements LaneEntry {
       }
       if (options.signal?.aborted) return this.#rejectEarly(options.signal.reason);
       if (options.deadline === Number.POSITIVE_INFINITY) this.deadline = undefined;
-      simple &&= options.signal === undefined && this.deadline === undefined;
+      simple &&= this.deadline === undefined;
     }
     const cfg = this.#policy.config;
     const breaker =
@@ -251,6 +252,7 @@ export class Execution<T> implements LaneEntry {
   #runFast(): Promise<T> {
     const cfg = this.#policy.config;
     const breaker = this.#breaker;
+    const signal = this.#options?.signal;
     cfg.budget?.onRequest();
     let attempt: Attempt;
     try {
@@ -259,6 +261,10 @@ export class Execution<T> implements LaneEntry {
       return rejectSoon(rejection);
     }
     this.#attempts = 1;
+    if (signal !== undefined) {
+      subscribeAbort(signal, this);
+      this.#subscribed = true;
+    }
     let result: T | PromiseLike<T>;
     try {
       result = this.#fn(attempt);
@@ -266,11 +272,21 @@ export class Execution<T> implements LaneEntry {
       return this.#run(attempt, error);
     }
     const onFailure = (error: unknown): Promise<T> => this.#run(attempt, error);
-    if (breaker === undefined && cfg.budget?.kind !== 'tokens') {
-      return Promise.resolve(result).then(undefined, onFailure);
+    const books = breaker !== undefined || cfg.budget?.kind === 'tokens';
+    if (signal === undefined) {
+      if (!books) return Promise.resolve(result).then(undefined, onFailure);
+      return Promise.resolve(result).then((value) => {
+        this.#endAttempt(attempt, undefined, 'success');
+        return value;
+      }, onFailure);
     }
-    return Promise.resolve(result).then((value) => {
-      this.#endAttempt(attempt, undefined, 'success');
+    // The caller's signal may stop the attempt at any time: race it.
+    return race(attempt, result).then((value) => {
+      // Stopped (and the attempt booked) after the result arrived, before this ran.
+      const stop = this.#stop;
+      this.#cleanup();
+      if (stop !== undefined) throw stop.error;
+      if (books) this.#endAttempt(attempt, undefined, 'success');
       return value;
     }, onFailure);
   }
@@ -306,7 +322,8 @@ export class Execution<T> implements LaneEntry {
           if (!policy.deadlineLane.add(this)) this.#armOwnDeadline(deadline - now);
         }
         if (signal !== undefined) {
-          this.#unsubscribeAbort = subscribeAbort(signal, () => this.#abortedByCaller());
+          subscribeAbort(signal, this);
+          this.#subscribed = true;
         }
         cfg.budget?.onRequest();
         if (bulkhead !== undefined && !this.#holdsBulkhead) {
@@ -320,6 +337,8 @@ export class Execution<T> implements LaneEntry {
           }
         }
       }
+      // A fast-path attempt the caller stopped was booked by the stop.
+      if (resume !== undefined) this.#throwIfStopped();
       const deadline = this.deadline;
       let attempt = resume;
       let error: unknown = resumeError;
@@ -661,7 +680,8 @@ export class Execution<T> implements LaneEntry {
     );
   }
 
-  #abortedByCaller(): void {
+  /** The caller's signal aborted (called by src/abort.ts). */
+  onCallerAbort(): void {
     if (this.#stop !== undefined) return;
     const reason = this.#options?.signal?.reason;
     const attempt = this.#current;
@@ -696,9 +716,10 @@ export class Execution<T> implements LaneEntry {
       policy.config.clock.clearTimeout(this.#waitTimer);
       this.#waitTimer = undefined;
     }
-    if (this.#unsubscribeAbort !== undefined) {
-      this.#unsubscribeAbort();
-      this.#unsubscribeAbort = undefined;
+    if (this.#subscribed) {
+      this.#subscribed = false;
+      const signal = this.#options?.signal;
+      if (signal !== undefined) unsubscribeAbort(signal, this);
     }
     this.#interruptWait = undefined;
     this.#stop ??= SETTLED; // late timers and aborts find the operation over
