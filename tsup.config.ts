@@ -14,7 +14,8 @@ export default defineConfig({
   dts: true,
   splitting: true,
   clean: true,
-  sourcemap: true,
+  // No source maps: the output is unminified and readable, and maps would triple the download.
+  sourcemap: false,
   target: 'node20',
   platform: 'node',
   treeshake: true,

@@ -3,7 +3,7 @@
 // @arethetypeswrong/cli on the tarball, and loads every entry point with both require and
 // import from an unpacked copy, the way a user's project would.
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, symlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
@@ -28,13 +28,15 @@ try {
   // Load every entry point from the unpacked tarball, with require and with import.
   run('tar', ['-xzf', tarball, '-C', work]);
   const pkgDir = join(work, 'package');
+  // Adapters import their optional peer dependency (a transport); give the unpacked copy
+  // this repo's node_modules the way a user's project would have them installed.
+  symlinkSync(join(root, 'node_modules'), join(work, 'node_modules'), 'dir');
   const pkg = JSON.parse(readFileSync(join(pkgDir, 'package.json'), 'utf8'));
   for (const subpath of Object.keys(pkg.exports).filter((s) => s !== './package.json')) {
     const file = pkg.exports[subpath];
     const cjs = join(pkgDir, file.require.default);
     const esm = join(pkgDir, file.import.default);
-    // Adapters may need their optional peer dependency; resolve those from this repo.
-    const env = { ...process.env, NODE_PATH: join(root, 'node_modules') };
+    const env = process.env;
     execFileSync(
       process.execPath,
       ['-e', `const m = require(${JSON.stringify(cjs)}); if (!Object.keys(m).length) process.exit(1)`],
