@@ -15,8 +15,8 @@ import type { CircuitBreaker, CircuitState } from './breaker/circuit-breaker.js'
 import type { LaneEntry } from './deadline.js';
 import { AttemptTimeoutError, DeadlineExceededError, InvalidOptionsError } from './errors.js';
 import type { AttemptOutcome, RetryRefusedReason } from './events.js';
-import type { AttemptContext, ExecuteOptions, PolicyImpl, RetryOn } from './policy.js';
 import { isRetryableByDefault } from './retry/classify.js';
+import type { AttemptContext, ExecuteOptions, PolicyRuntime, RetryOn } from './types.js';
 
 const DEFAULT_KEY = 'default';
 /** setTimeout's longest delay. */
@@ -124,7 +124,7 @@ function rejectSoon<T>(error: unknown): Promise<T> {
 
 /** @internal */
 export class Execution<T> implements LaneEntry, AbortSubscriber {
-  readonly #policy: PolicyImpl;
+  readonly #policy: PolicyRuntime;
   readonly #fn: (context: AttemptContext) => T | PromiseLike<T>;
   readonly #options: ExecuteOptions | undefined;
   readonly key: string | undefined;
@@ -151,7 +151,7 @@ export class Execution<T> implements LaneEntry, AbortSubscriber {
   timerDone = true;
 
   constructor(
-    policy: PolicyImpl,
+    policy: PolicyRuntime,
     fn: (context: AttemptContext) => T | PromiseLike<T>,
     options: ExecuteOptions | undefined,
   ) {

@@ -1,0 +1,173 @@
+/**
+ * The public types of a policy, and what an execution needs of its policy. Kept apart from
+ * `policy.ts` so that the per-call state machine (`execution.ts`) and the policy that
+ * creates it do not import each other.
+ *
+ * @module
+ */
+import type { CircuitBreaker } from './breaker/circuit-breaker.js';
+import type { KeyedCircuitBreaker } from './breaker/keyed.js';
+import type { Bulkhead } from './bulkhead.js';
+import type { Clock } from './clock.js';
+import type { TimerLane } from './deadline.js';
+import type { BreakwaterEvent, EventListener } from './events.js';
+import type { Backoff, BackoffFunction } from './retry/backoff.js';
+import type { RetryBudget } from './retry/budget.js';
+import type { RetryDecision } from './retry/classify.js';
+
+/** What your function receives on every attempt. */
+export interface AttemptContext {
+  /** 1-based attempt number. */
+  readonly attempt: number;
+  /**
+   * Aborted when this attempt must stop: the deadline passed, the attempt timed out
+   * (reason: AttemptTimeoutError), or the caller aborted (reason: the caller's reason).
+   * Created on first read, so an attempt that never reads it pays nothing.
+   */
+  readonly signal: AbortSignal;
+  /** The operation's deadline, ms since the epoch, or undefined when it has none. */
+  readonly deadline: number | undefined;
+  /** The earlier of the deadline and this attempt's timeout, ms since the epoch. */
+  readonly attemptDeadline: number | undefined;
+  /** Milliseconds left before the deadline (Infinity when there is none, 0 once passed). */
+  remaining(): number;
+  /** The operation's idempotency key, identical on every attempt; undefined when off. */
+  readonly idempotencyKey: string | undefined;
+  /** The call's key (the keyed breaker's key), if any. */
+  readonly key: string | undefined;
+}
+
+/** Decides whether a failed attempt is retried; may return a server hint. */
+export type RetryOn = (error: unknown, context: AttemptContext) => RetryDecision;
+
+/** Retry options. */
+export interface RetryOptions {
+  /**
+   * Total attempts, the first one included: 1 means no retry.
+   * @default 3
+   */
+  maxAttempts?: number | undefined;
+  /**
+   * Delay between attempts: a strategy from `backoff`, or `(retry, previousDelay) => ms`.
+   * @default backoff.exponential() (100 ms doubling to 10 s, full jitter)
+   */
+  backoff?: Backoff | BackoffFunction | undefined;
+  /**
+   * Which failures to retry. Returns a boolean, or `{ retry, after }` where `after` is a
+   * server-requested delay in ms. Adapters supply their transport's rules when unset.
+   * @default retry everything except breakwater's rejections, aborts and programmer errors
+   */
+  retryOn?: RetryOn | undefined;
+  /**
+   * A retry budget, consulted before every retry. `false` turns budgeting off.
+   * @default a budget of this policy's own: 10% of requests + 10 retries/s over 10 s
+   */
+  budget?: RetryBudget | false | undefined;
+}
+
+/** Options of {@link policy}. Every one is optional: `policy()` retries 3 times with backoff. */
+export interface PolicyOptions {
+  /**
+   * Name used in events and telemetry.
+   * @default 'default'
+   */
+  name?: string | undefined;
+  /**
+   * Time for the whole operation, every attempt and every wait, in ms. Unset: no deadline
+   * (unless the call passes one).
+   */
+  deadline?: number | undefined;
+  /** Time for one attempt, in ms; a timed-out attempt may be retried. Unset: none. */
+  attemptTimeout?: number | undefined;
+  /**
+   * Retry options, or `false` for a single attempt.
+   * @default { maxAttempts: 3 }
+   */
+  retry?: RetryOptions | false | undefined;
+  /** A circuit breaker, or a keyed one (one state per call key). Unset: none. */
+  circuitBreaker?: CircuitBreaker | KeyedCircuitBreaker | undefined;
+  /** A bulkhead. Unset: none. */
+  bulkhead?: Bulkhead | undefined;
+  /**
+   * Give every operation an idempotency key (a random UUID), stable across its attempts.
+   * A caller's own key (`execute(fn, { idempotencyKey })`) is always used.
+   * @default false
+   */
+  idempotency?: boolean | { generate: () => string } | undefined;
+  /** Receives every event, synchronously. */
+  onEvent?: EventListener | undefined;
+  /** Source of time. @default systemClock */
+  clock?: Clock | undefined;
+  /**
+   * Source of randomness for jitter, uniform in [0, 1).
+   * @default Math.random
+   */
+  random?: (() => number) | undefined;
+}
+
+/** Per-call options of {@link Policy.execute}. */
+export interface ExecuteOptions {
+  /** The caller's signal: aborting it rejects at once with its reason; no attempt follows. */
+  signal?: AbortSignal | undefined;
+  /**
+   * An absolute deadline, ms since the epoch (e.g. propagated from upstream). The earlier
+   * of this and the policy's deadline applies.
+   */
+  deadline?: number | undefined;
+  /** The caller's own idempotency key (an order id) instead of a generated one. */
+  idempotencyKey?: string | undefined;
+  /** Key of a keyed circuit breaker (a host, a target, a stream). */
+  key?: string | undefined;
+  /**
+   * Classification for this call, replacing the policy's `retry.retryOn`. Adapters pass
+   * their transport's rules here when the policy has none of its own.
+   */
+  retryOn?: RetryOn | undefined;
+}
+
+/** @internal The validated, frozen configuration of a policy. */
+export interface PolicyConfig {
+  readonly name: string;
+  readonly deadline: number | undefined;
+  readonly attemptTimeout: number | undefined;
+  readonly maxAttempts: number;
+  readonly backoff: Backoff;
+  readonly retryOn: RetryOn | undefined;
+  readonly budget: RetryBudget | undefined;
+  readonly breaker: CircuitBreaker | undefined;
+  readonly keyedBreaker: KeyedCircuitBreaker | undefined;
+  readonly bulkhead: Bulkhead | undefined;
+  readonly generateKey: (() => string) | undefined;
+  readonly clock: Clock;
+  readonly random: () => number;
+}
+
+/** A resilience policy. Immutable and shareable; see {@link policy}. */
+export interface Policy {
+  /** The policy's name. */
+  readonly name: string;
+  /** The validated configuration (read-only). */
+  readonly config: PolicyConfig;
+  /**
+   * Runs `fn` through the policy. Resolves with its result; rejects with the last
+   * attempt's own error when retrying stops, or with a {@link BreakwaterError}
+   * (circuit open, deadline exceeded, bulkhead full), or the caller's abort reason.
+   */
+  execute<T>(fn: (context: AttemptContext) => T | PromiseLike<T>, options?: ExecuteOptions): Promise<T>;
+  /** Subscribes to this policy's events; returns the unsubscribe function. */
+  onEvent(listener: EventListener): () => void;
+  /** A new policy with some options replaced; breakers, budgets and bulkheads stay shared. */
+  with(overrides: PolicyOptions): Policy;
+}
+
+/** @internal What an execution needs of its policy (implemented by `PolicyImpl`). */
+export interface PolicyRuntime {
+  readonly config: PolicyConfig;
+  /** Undefined while nobody listens, so the pipeline builds no events. */
+  readonly emit: ((event: BreakwaterEvent) => void) | undefined;
+  /** Shared timers for the policy's deadline and attempt timeout. */
+  readonly deadlineLane: TimerLane;
+  readonly attemptLane: TimerLane;
+  /** Whether nothing can interrupt an attempt, so the first one may skip the general loop. */
+  simple(): boolean;
+}
