@@ -63,3 +63,43 @@ export function unsubscribeAbort(signal: AbortSignal, subscriber: AbortSubscribe
   bySignal.delete(signal);
   signal.removeEventListener('abort', subscribers.listener);
 }
+
+/**
+ * @internal A signal an adapter aborts itself, for `policy.execute({ signal })`.
+ *
+ * Transports report a caller's cancellation their own way (grpc-js `call.cancel()`, the
+ * abort function undici hands its handlers), and `execute` must hear of it even while no
+ * attempt is in flight (a backoff wait, a bulkhead queue). A real AbortController costs
+ * microseconds per call on Node.js 20 (its EventTarget listeners), more than the rest of
+ * an adapter's work, and almost no call is ever cancelled. `execute` uses only `aborted`,
+ * `reason` and one 'abort' listener (`subscribeAbort` above), which is all this provides;
+ * the adapters' cancellation tests fail if the core ever needs more.
+ */
+export class LightSignal {
+  aborted = false;
+  reason: unknown = undefined;
+  #listener: (() => void) | undefined = undefined;
+
+  addEventListener(type: string, listener: () => void): void {
+    if (type === 'abort') this.#listener = listener;
+  }
+
+  removeEventListener(type: string, listener: () => void): void {
+    if (type === 'abort' && this.#listener === listener) this.#listener = undefined;
+  }
+
+  /** Aborts once, and tells the policy if it listens. */
+  abort(reason: unknown): void {
+    if (this.aborted) return;
+    this.aborted = true;
+    this.reason = reason;
+    const listener = this.#listener;
+    this.#listener = undefined;
+    listener?.();
+  }
+
+  /** The signal as `execute` takes it (see above for why this is sound). */
+  asAbortSignal(): AbortSignal {
+    return this as unknown as AbortSignal;
+  }
+}

@@ -19,35 +19,6 @@ export interface AttemptOwner {
 }
 
 /**
- * Stops an operation when its caller cancels. The policy takes an AbortSignal; this is
- * the part of one it uses (`aborted`, `reason`, one 'abort' listener). A real one costs
- * ~5 µs per call in Node 20 (EventTarget listeners), more than the rest of the adapter,
- * and almost no call is ever cancelled.
- */
-export class CancelSignal {
-  aborted = false;
-  reason: unknown = undefined;
-  #listener: (() => void) | undefined = undefined;
-
-  addEventListener(_type: string, listener: () => void): void {
-    this.#listener = listener;
-  }
-
-  removeEventListener(_type: string, listener: () => void): void {
-    if (this.#listener === listener) this.#listener = undefined;
-  }
-
-  abort(reason: unknown): void {
-    if (this.aborted) return;
-    this.aborted = true;
-    this.reason = reason;
-    const listener = this.#listener;
-    this.#listener = undefined;
-    listener?.();
-  }
-}
-
-/**
  * A promise's resolving functions, taken by one shared executor rather than a closure per
  * attempt (the executor runs synchronously inside `new Promise`).
  */

@@ -23,9 +23,10 @@ import {
   status as Status,
   type StatusObject,
 } from '@grpc/grpc-js';
+import { LightSignal } from '../abort.js';
 import { earliest } from '../deadline.js';
 import { type AttemptContext, AttemptTimeoutError, DeadlineExceededError } from '../index.js';
-import { type AttemptOwner, AttemptRun, CancelSignal, type ChildCall } from './attempt.js';
+import { type AttemptOwner, AttemptRun, type ChildCall } from './attempt.js';
 import type { MethodPlan } from './methods.js';
 import { deadlineMs } from './propagation.js';
 import { CallCancelledError, serviceError, statusFromError } from './status.js';
@@ -45,7 +46,7 @@ export class ResilientCall implements ChildCall, AttemptOwner {
   readonly #plan: MethodPlan;
   readonly #options: InterceptorOptions;
   readonly #next: NextCall;
-  readonly #signal = new CancelSignal();
+  readonly #signal = new LightSignal();
   #listener: InterceptingListener | undefined = undefined;
   #metadata: Metadata | undefined = undefined;
   /** Messages sent before the first attempt's call existed (it waited for a bulkhead). */
@@ -101,7 +102,7 @@ export class ResilientCall implements ChildCall, AttemptOwner {
     const plan = this.#plan;
     plan.policy
       .execute(this.#attempt, {
-        signal: this.#signal as unknown as AbortSignal,
+        signal: this.#signal.asAbortSignal(),
         deadline,
         idempotencyKey: typeof own === 'string' && own.length > 0 ? own : undefined,
         key: plan.key(options),

@@ -15,35 +15,7 @@
  * @module
  */
 
-/** The part of AbortSignal that `policy.execute` uses. */
-export class CallerSignal {
-  aborted = false;
-  reason: unknown = undefined;
-  #listener: (() => void) | undefined = undefined;
-
-  addEventListener(type: string, listener: () => void): void {
-    if (type === 'abort') this.#listener = listener;
-  }
-
-  removeEventListener(type: string, listener: () => void): void {
-    if (type === 'abort' && this.#listener === listener) this.#listener = undefined;
-  }
-
-  /** Aborts once; tells the policy, if it listens. */
-  abort(reason: unknown): void {
-    if (this.aborted) return;
-    this.aborted = true;
-    this.reason = reason;
-    const listener = this.#listener;
-    this.#listener = undefined;
-    listener?.();
-  }
-
-  /** The signal as `execute` wants it (see the module comment for why this is sound). */
-  asAbortSignal(): AbortSignal {
-    return this as unknown as AbortSignal;
-  }
-}
+export { LightSignal as CallerSignal } from '../abort.js';
 
 /** The reason used when a caller aborts without giving one (what `AbortController.abort()` uses). */
 export function defaultAbortReason(): Error {
