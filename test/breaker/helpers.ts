@@ -2,10 +2,8 @@
  * Helpers for the breaker tests: a synchronous clock (the breaker only reads `now()`), a
  * one-line way to run a call through a breaker, and the invalid-options assertion.
  */
-import { expect } from 'vitest';
 import type { CircuitBreaker } from '../../src/breaker/circuit-breaker.js';
 import type { Clock } from '../../src/clock.js';
-import { isBreakwaterError } from '../../src/errors.js';
 
 /** A clock that moves only when told to. It sets no timers: breakers never do. */
 export class StepClock implements Clock {
@@ -47,22 +45,4 @@ export function calls(breaker: CircuitBreaker, n: number, outcome: Outcome = 'su
   return admitted;
 }
 
-/** Checks `make` throws BREAKWATER_INVALID_OPTIONS naming `option`. */
-export function expectInvalid(make: () => unknown, option: string): void {
-  let thrown: unknown;
-  try {
-    make();
-  } catch (error) {
-    thrown = error;
-  }
-  expect(isBreakwaterError(thrown), `expected a BreakwaterError for ${option}`).toBe(true);
-  const error = thrown as { code: string; option: string; message: string };
-  expect(error.code).toBe('BREAKWATER_INVALID_OPTIONS');
-  expect(error.option).toBe(option);
-  const dot = option.lastIndexOf('.');
-  const unknownKey = `unknown option "${option.slice(dot + 1)}" in ${option.slice(0, dot)}`;
-  expect(
-    [option, unknownKey].some((name) => error.message.includes(name)),
-    error.message,
-  ).toBe(true);
-}
+export { expectInvalid } from '../support/invalid.js';

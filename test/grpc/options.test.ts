@@ -1,17 +1,8 @@
 import { type Deadline, propagate } from '@grpc/grpc-js';
 import { describe, expect, it } from 'vitest';
 import { callOptionsFrom, deadlineFrom, grpcInterceptor, type IncomingCall } from '../../src/grpc/index.js';
-import { InvalidOptionsError, policy } from '../../src/index.js';
-
-function thrown(fn: () => unknown): InvalidOptionsError {
-  try {
-    fn();
-  } catch (error) {
-    if (error instanceof InvalidOptionsError) return error;
-    throw error;
-  }
-  throw new Error('did not throw');
-}
+import { policy } from '../../src/index.js';
+import { thrownInvalid as thrown } from '../support/invalid.js';
 
 const p = policy();
 

@@ -1,17 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { httpInterceptor, resilientFetch } from '../../src/http/index.js';
 import { resolveHttpOptions, resolveRequestOptions } from '../../src/http/options.js';
-import { InvalidOptionsError, policy } from '../../src/index.js';
-
-function thrown(fn: () => unknown): InvalidOptionsError {
-  try {
-    fn();
-  } catch (error) {
-    if (error instanceof InvalidOptionsError) return error;
-    throw error;
-  }
-  throw new Error('did not throw');
-}
+import { policy } from '../../src/index.js';
+import { thrownInvalid as thrown } from '../support/invalid.js';
 
 describe('options are checked at construction', () => {
   const p = policy();

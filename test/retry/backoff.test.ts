@@ -1,29 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { isBreakwaterError } from '../../src/errors.js';
 import { constant, custom, exponential, isBackoff } from '../../src/retry/backoff.js';
-
-/**
- * Calls `make` and checks it throws BREAKWATER_INVALID_OPTIONS naming `option` (an unknown
- * key is named as `unknown option "key" in parent`).
- */
-function expectInvalid(make: () => unknown, option: string): void {
-  let thrown: unknown;
-  try {
-    make();
-  } catch (error) {
-    thrown = error;
-  }
-  expect(isBreakwaterError(thrown), `expected a BreakwaterError for ${option}`).toBe(true);
-  const error = thrown as { code: string; option: string; message: string };
-  expect(error.code).toBe('BREAKWATER_INVALID_OPTIONS');
-  expect(error.option).toBe(option);
-  const dot = option.lastIndexOf('.');
-  const unknownKey = `unknown option "${option.slice(dot + 1)}" in ${option.slice(0, dot)}`;
-  expect(
-    [option, unknownKey].some((name) => error.message.includes(name)),
-    error.message,
-  ).toBe(true);
-}
+import { expectInvalid } from '../support/invalid.js';
 
 /** A random source that returns `values` in turn. */
 const seq =

@@ -1,7 +1,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { isBreakwaterError } from '../../src/errors.js';
 import { retryBudget } from '../../src/retry/budget.js';
+import { expectInvalid } from '../support/invalid.js';
 
 /**
  * gRPC's retryThrottling (gRFC A6), written the way gRPC core keeps it: in integer
@@ -38,18 +38,6 @@ class GrpcThrottle {
 }
 
 type Event = 'success' | 'failure' | 'retry?';
-
-function expectInvalid(make: () => unknown, option: string): void {
-  let thrown: unknown;
-  try {
-    make();
-  } catch (error) {
-    thrown = error;
-  }
-  expect(isBreakwaterError(thrown), `expected a BreakwaterError for ${option}`).toBe(true);
-  expect((thrown as { code: string }).code).toBe('BREAKWATER_INVALID_OPTIONS');
-  expect((thrown as { option: string }).option).toBe(option);
-}
 
 describe('retryBudget, token mode (gRPC retryThrottling)', () => {
   it('starts full; each failure takes a token; retries stop at half', () => {

@@ -1,8 +1,8 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import type { Clock } from '../../src/clock.js';
-import { isBreakwaterError } from '../../src/errors.js';
 import { isRetryBudget, retryBudget } from '../../src/retry/budget.js';
+import { expectInvalid } from '../support/invalid.js';
 
 /** A synchronous injected clock: the budget only reads `now()`. */
 class StepClock implements Clock {
@@ -14,19 +14,6 @@ class StepClock implements Clock {
     throw new Error('the budget sets no timers');
   }
   clearTimeout(): void {}
-}
-
-/** Checks `make` throws BREAKWATER_INVALID_OPTIONS naming `option`. */
-function expectInvalid(make: () => unknown, option: string): void {
-  let thrown: unknown;
-  try {
-    make();
-  } catch (error) {
-    thrown = error;
-  }
-  expect(isBreakwaterError(thrown), `expected a BreakwaterError for ${option}`).toBe(true);
-  expect((thrown as { code: string }).code).toBe('BREAKWATER_INVALID_OPTIONS');
-  expect((thrown as { option: string }).option).toBe(option);
 }
 
 /**
