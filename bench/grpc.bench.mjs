@@ -6,10 +6,9 @@
 // that the client process measures the client's cost only. Every variant has a channel
 // (and an HTTP/2 connection) of its own, with the same options except the one under test,
 // against the same server, measured in interleaved rounds.
-import { fork } from 'node:child_process';
 import { credentials, loadPackageDefinition, Server, ServerCredentials } from '@grpc/grpc-js';
 import { loadSync } from '@grpc/proto-loader';
-import { loadBreakwater } from './lib/dist.mjs';
+import { forkServer, loadBreakwater } from './lib/dist.mjs';
 import { writeSection } from './lib/report.mjs';
 import { compareThroughput, throughputTable } from './lib/throughput.mjs';
 
@@ -36,13 +35,7 @@ async function main() {
   const { policy } = await loadBreakwater();
   const { grpcInterceptor } = await loadBreakwater('grpc');
 
-  const child = fork(new URL(import.meta.url).pathname, ['server'], {
-    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
-  });
-  const port = await new Promise((resolve, reject) => {
-    child.once('message', (m) => resolve(m.port));
-    child.once('exit', (code) => reject(new Error(`server exited with ${code}`)));
-  });
+  const { child, port } = await forkServer(import.meta.url);
   const address = `127.0.0.1:${port}`;
 
   // A channel of its own per variant: grpc-js otherwise shares one connection between

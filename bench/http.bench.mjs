@@ -5,10 +5,9 @@
 // The server runs in a child process (this file, started with the argument `server`) so
 // that the client process measures the client's cost only. Every variant uses its own
 // Agent with the same settings, against the same server, measured in interleaved rounds.
-import { fork } from 'node:child_process';
 import { createServer } from 'node:http';
 import { Agent, interceptors, request } from 'undici';
-import { loadBreakwater } from './lib/dist.mjs';
+import { forkServer, loadBreakwater } from './lib/dist.mjs';
 import { writeSection } from './lib/report.mjs';
 import { compareThroughput, throughputTable } from './lib/throughput.mjs';
 
@@ -29,13 +28,7 @@ async function main() {
   const { policy } = await loadBreakwater();
   const { httpInterceptor } = await loadBreakwater('http');
 
-  const child = fork(new URL(import.meta.url).pathname, ['server'], {
-    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
-  });
-  const port = await new Promise((resolve, reject) => {
-    child.once('message', (m) => resolve(m.port));
-    child.once('exit', (code) => reject(new Error(`server exited with ${code}`)));
-  });
+  const { child, port } = await forkServer(import.meta.url);
   const url = `http://127.0.0.1:${port}/orders/42`;
 
   const agentOptions = { keepAliveTimeout: 30_000 };

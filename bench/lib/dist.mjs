@@ -18,3 +18,17 @@ export function distEntry(name) {
 export function loadBreakwater(name = 'index') {
   return import(distEntry(name));
 }
+
+/**
+ * Runs this benchmark file again as a child process in `server` mode (so the client's
+ * overhead is what the parent measures) and resolves with the port it reports.
+ */
+export async function forkServer(file) {
+  const { fork } = await import('node:child_process');
+  const child = fork(new URL(file).pathname, ['server'], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+  const port = await new Promise((resolve, reject) => {
+    child.once('message', (m) => resolve(m.port));
+    child.once('exit', (code) => reject(new Error(`server exited with ${code}`)));
+  });
+  return { child, port };
+}
