@@ -8,7 +8,7 @@
  */
 import { jetstream, jetstreamManager } from '@nats-io/jetstream';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
-import type { JetStreamClientLike } from '../../src/nats/index.js';
+import type { JetStreamClientLike } from 'breakwater/nats';
 import type { Faults } from './faults.js';
 import type { Recorder } from './metrics.js';
 import {

@@ -14,7 +14,7 @@ import { randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { status } from '@grpc/grpc-js';
-import { parseIdempotencyKey } from '../../../src/http/index.js';
+import { parseIdempotencyKey } from 'breakwater/http';
 import type { Recorder } from '../metrics.js';
 import { type Cart, type CheckoutClients, DEADLINE_HEADER, type Incoming } from '../stacks/types.js';
 

@@ -23,10 +23,6 @@
  */
 import { credentials, Metadata } from '@grpc/grpc-js';
 import type { JsMsg } from '@nats-io/jetstream';
-import { Agent, request } from 'undici';
-// In your code: 'breakwater', 'breakwater/grpc', 'breakwater/http', 'breakwater/nats' (see README).
-import { callOptionsFrom, deadlineFrom, grpcInterceptor, isGrpcFailure } from '../../../src/grpc/index.js';
-import { httpInterceptor } from '../../../src/http/index.js';
 import {
   type BreakwaterEvent,
   backoff,
@@ -36,13 +32,12 @@ import {
   type PolicyOptions,
   policy,
   retryBudget,
-} from '../../../src/index.js';
-import {
-  idempotentHandler,
-  isJetStreamFailure,
-  jetStreamPublisher,
-  kvStore,
-} from '../../../src/nats/index.js';
+} from 'breakwater';
+// In your code: 'breakwater', 'breakwater/grpc', 'breakwater/http', 'breakwater/nats' (see README).
+import { callOptionsFrom, deadlineFrom, grpcInterceptor, isGrpcFailure } from 'breakwater/grpc';
+import { httpInterceptor } from 'breakwater/http';
+import { idempotentHandler, isJetStreamFailure, jetStreamPublisher, kvStore } from 'breakwater/nats';
+import { Agent, request } from 'undici';
 import type { Recorder } from '../metrics.js';
 import { SUBJECT } from '../nats/streams.js';
 import { CREATE_ORDER, orderFlowProto, unary } from '../proto.js';

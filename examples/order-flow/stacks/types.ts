@@ -10,7 +10,7 @@
 import type { ServerUnaryCall } from '@grpc/grpc-js';
 import type { JsMsg } from '@nats-io/jetstream';
 import type { KV } from '@nats-io/kv';
-import type { JetStreamClientLike } from '../../../src/nats/index.js';
+import type { JetStreamClientLike } from 'breakwater/nats';
 import type {
   CreateOrderReply,
   CreateOrderRequest,
