@@ -183,7 +183,6 @@ export class Execution<T> implements LaneEntry, AbortSubscriber {
       );
     }
     const options = this.#options;
-    let simple = this.#policy.simple();
     if (options !== undefined) {
       try {
         checkOptions(options);
@@ -192,7 +191,6 @@ export class Execution<T> implements LaneEntry, AbortSubscriber {
       }
       if (options.signal?.aborted) return this.#rejectEarly(options.signal.reason);
       if (options.deadline === Number.POSITIVE_INFINITY) this.deadline = undefined;
-      simple &&= this.deadline === undefined;
     }
     const cfg = this.#policy.config;
     const breaker =
@@ -200,19 +198,16 @@ export class Execution<T> implements LaneEntry, AbortSubscriber {
     this.#breaker = breaker;
     // An open breaker and a full bulkhead refuse before anything is set up: the cheapest
     // possible rejection, since this is what every call costs while a dependency is down.
-    if (breaker !== undefined) {
-      // Reading the state turns an open breaker whose time is up half-open: listeners
-      // hear that move like any other this call causes.
+    if (breaker !== undefined && breaker.current !== 'closed') {
+      // acquire() turns an open breaker whose time is up half-open: listeners hear that
+      // move like any other this call causes.
       const from = this.#policy.emit === undefined ? undefined : breaker.current;
-      const state = breaker.state;
-      if (from !== undefined && from !== state) this.#emitCircuitChange(breaker, from, this.now());
-      if (state === 'open' || state === 'isolated') {
-        const permit = breaker.acquire();
-        if (permit < 0) return this.#rejectEarly(this.#circuitRejection(breaker, 1, undefined));
-        // The open time ran out between the two clock reads: give the probe permit back,
-        // the attempt asks for its own (a kept permit would pin a half-open breaker).
-        breaker.release(permit);
-      }
+      const permit = breaker.acquire();
+      if (from !== undefined) this.#emitCircuitChange(breaker, from, this.now());
+      if (permit < 0) return this.#rejectEarly(this.#circuitRejection(breaker, 1, undefined));
+      // Admitted (a probe): give the permit back, the attempt asks for its own once it
+      // starts (a kept permit would pin a half-open breaker if the call never got that far).
+      breaker.release(permit);
     }
     const bulkhead = cfg.bulkhead;
     if (bulkhead !== undefined) {
@@ -232,7 +227,48 @@ export class Execution<T> implements LaneEntry, AbortSubscriber {
         return this.#rejectEarly(bulkhead.rejection());
       }
     }
-    return simple ? this.#runFast() : this.#run(undefined, undefined);
+    // The first attempt takes the fast path unless events are listened to or the call
+    // must queue for a bulkhead slot.
+    const fast = this.#policy.emit === undefined && (bulkhead === undefined || this.#holdsBulkhead);
+    return fast ? this.#runFast() : this.#run(undefined, undefined);
+  }
+
+  /**
+   * What every operation sets up before its first attempt: the deadline and its timer,
+   * the caller's abort, the budget's request count. Throws DeadlineExceededError for a
+   * deadline already past.
+   */
+  #prepare(now: number): void {
+    const policy = this.#policy;
+    const cfg = policy.config;
+    this.#startedAt = now;
+    if (cfg.deadline !== undefined) {
+      const own = now + cfg.deadline;
+      if (this.deadline === undefined || own < this.deadline) this.deadline = own;
+    }
+    const deadline = this.deadline;
+    if (deadline !== undefined) {
+      if (deadline <= now) {
+        this.#emitDeadline(now);
+        throw new DeadlineExceededError(deadline);
+      }
+      this.timerAt = deadline;
+      if (!policy.deadlineLane.add(this)) this.#armOwnDeadline(deadline - now);
+    }
+    const signal = this.#options?.signal;
+    if (signal !== undefined) {
+      subscribeAbort(signal, this);
+      this.#subscribed = true;
+    }
+    cfg.budget?.onRequest();
+  }
+
+  /** Whether something can interrupt an attempt from outside (so attempts must race it). */
+  #racing(): boolean {
+    const cfg = this.#policy.config;
+    return (
+      this.deadline !== undefined || cfg.attemptTimeout !== undefined || this.#options?.signal !== undefined
+    );
   }
 
   /** Rejects before the operation started; listeners still hear that it ended. */
@@ -251,20 +287,18 @@ export class Execution<T> implements LaneEntry, AbortSubscriber {
    */
   #runFast(): Promise<T> {
     const cfg = this.#policy.config;
-    const breaker = this.#breaker;
-    const signal = this.#options?.signal;
-    cfg.budget?.onRequest();
+    const timed =
+      this.deadline !== undefined || cfg.deadline !== undefined || cfg.attemptTimeout !== undefined;
+    const now = timed ? cfg.clock.now() : 0;
     let attempt: Attempt;
     try {
-      attempt = this.#startAttempt(1, 0, undefined);
+      this.#prepare(now);
+      attempt = this.#startAttempt(1, now, undefined);
     } catch (rejection) {
+      this.#finish();
       return rejectSoon(rejection);
     }
     this.#attempts = 1;
-    if (signal !== undefined) {
-      subscribeAbort(signal, this);
-      this.#subscribed = true;
-    }
     let result: T | PromiseLike<T>;
     try {
       result = this.#fn(attempt);
@@ -272,23 +306,46 @@ export class Execution<T> implements LaneEntry, AbortSubscriber {
       return this.#run(attempt, error);
     }
     const onFailure = (error: unknown): Promise<T> => this.#run(attempt, error);
-    const books = breaker !== undefined || cfg.budget?.kind === 'tokens';
-    if (signal === undefined) {
+    // Anything to do once the attempt succeeds: book it, release timers, listener, slot.
+    const books = this.#breaker !== undefined || cfg.budget?.kind === 'tokens';
+    if (!this.#racing() && !this.#holdsBulkhead) {
       if (!books) return Promise.resolve(result).then(undefined, onFailure);
       return Promise.resolve(result).then((value) => {
         this.#endAttempt(attempt, undefined, 'success');
         return value;
       }, onFailure);
     }
-    // The caller's signal may stop the attempt at any time: race it.
-    return race(attempt, result).then((value) => {
-      // Stopped (and the attempt booked) after the result arrived, before this ran.
-      const stop = this.#stop;
-      this.#cleanup();
-      if (stop !== undefined) throw stop.error;
-      if (books) this.#endAttempt(attempt, undefined, 'success');
-      return value;
-    }, onFailure);
+    // A deadline, an attempt timeout or the caller's signal may stop the attempt: whichever
+    // comes first settles the call, the result or a failure (its own, or the stop's, which
+    // calls attempt.reject). One promise, rather than a race with a `then` on top.
+    return new Promise<T>((resolve) => {
+      const failed = (error: unknown): void => {
+        if (attempt.reject !== failed) return;
+        attempt.reject = undefined;
+        resolve(this.#run(attempt, error)); // the loop books it (or the stop that booked it)
+      };
+      attempt.reject = failed;
+      const succeeded = (value: T): void => {
+        if (attempt.reject !== failed) return; // a stop came first, and booked the attempt
+        attempt.reject = undefined;
+        this.#endAttempt(attempt, undefined, 'success');
+        this.#finish();
+        resolve(value);
+      };
+      if (isThenable(result)) result.then(succeeded, failed);
+      else succeeded(result);
+      // Stopped while `fn` itself ran (it aborted the caller's signal): nothing else would.
+      if (attempt.aborted) failed(attempt.abortReason);
+    });
+  }
+
+  /** Releases everything the operation holds: timers, the caller's listener, the bulkhead slot. */
+  #finish(): void {
+    this.#cleanup();
+    if (this.#holdsBulkhead) {
+      this.#holdsBulkhead = false;
+      this.#policy.config.bulkhead?.release();
+    }
   }
 
   /**
@@ -307,25 +364,7 @@ export class Execution<T> implements LaneEntry, AbortSubscriber {
     const bulkhead = cfg.bulkhead;
     try {
       if (resume === undefined) {
-        this.#startedAt = now;
-        if (cfg.deadline !== undefined) {
-          const own = now + cfg.deadline;
-          if (this.deadline === undefined || own < this.deadline) this.deadline = own;
-        }
-        const deadline = this.deadline;
-        if (deadline !== undefined) {
-          if (deadline <= now) {
-            this.#emitDeadline(now);
-            throw new DeadlineExceededError(deadline);
-          }
-          this.timerAt = deadline;
-          if (!policy.deadlineLane.add(this)) this.#armOwnDeadline(deadline - now);
-        }
-        if (signal !== undefined) {
-          subscribeAbort(signal, this);
-          this.#subscribed = true;
-        }
-        cfg.budget?.onRequest();
+        this.#prepare(now);
         if (bulkhead !== undefined && !this.#holdsBulkhead) {
           await this.#queueForBulkhead(now);
           this.#throwIfStopped();
@@ -396,10 +435,7 @@ export class Execution<T> implements LaneEntry, AbortSubscriber {
       throw error;
     } finally {
       this.#cleanup();
-      if (this.#holdsBulkhead) {
-        this.#holdsBulkhead = false;
-        bulkhead?.release();
-      }
+      this.#finish();
     }
   }
 
@@ -772,6 +808,15 @@ export class Execution<T> implements LaneEntry, AbortSubscriber {
  * Awaitable for one attempt that a timer can reject: settles with the user's result, or
  * with whatever `attempt.reject` is called with first.
  */
+/** Whether `value` is a thenable (as `Promise.resolve` decides). */
+function isThenable<T>(value: T | PromiseLike<T>): value is PromiseLike<T> {
+  return (
+    value !== null &&
+    (typeof value === 'object' || typeof value === 'function') &&
+    typeof (value as PromiseLike<T>).then === 'function'
+  );
+}
+
 function race<T>(attempt: Attempt, result: T | PromiseLike<T>): Promise<T> {
   return new Promise<T>((resolve, reject) => {
     attempt.reject = reject;

@@ -196,9 +196,9 @@ describe('far deadlines', () => {
 });
 
 describe('open breaker admission', () => {
-  it('an open breaker whose time runs out during the admission check lets the call through as its probe', async () => {
-    // A clock read twice by the admission check: first just before the open time ends,
-    // then just after it.
+  it('the admission check reads the clock once: the breaker is judged at that instant', async () => {
+    // Regression: the check used to read the clock twice (state, then acquire); a time
+    // running out between the reads kept a probe permit and pinned the breaker half-open.
     let reads: number[] = [];
     const clock = new ManualClock(0);
     const stepping = {
@@ -214,7 +214,12 @@ describe('open breaker admission', () => {
     });
     const p = policy({ clock: stepping, retry: false, circuitBreaker: breaker });
     clock.set(100);
-    reads = [99, 100];
+    reads = [99, 100]; // still open at the one read that counts
+    await expect(p.execute(async () => 'early')).rejects.toMatchObject({
+      code: 'BREAKWATER_CIRCUIT_OPEN',
+      retryAfterMs: 1,
+    });
+    reads = [];
     await expect(p.execute(async () => 'probe')).resolves.toBe('probe');
     expect(breaker.state).toBe('closed');
   });
