@@ -27,6 +27,11 @@ const bySignal = new WeakMap<AbortSignal, Subscribers>();
 
 /** Calls `subscriber.onCallerAbort()` once when `signal` aborts, until unsubscribed. */
 export function subscribeAbort(signal: AbortSignal, subscriber: AbortSubscriber): void {
+  // An adapter's own signal serves one operation: it holds its subscriber itself.
+  if (signal instanceof LightSignal) {
+    signal.subscriber = subscriber;
+    return;
+  }
   const subscribers = bySignal.get(signal);
   if (subscribers === undefined) {
     const fresh: Subscribers = {
@@ -54,6 +59,10 @@ export function subscribeAbort(signal: AbortSignal, subscriber: AbortSubscriber)
 
 /** Stops `subscriber` hearing `signal`; the listener goes away with the last subscriber. */
 export function unsubscribeAbort(signal: AbortSignal, subscriber: AbortSubscriber): void {
+  if (signal instanceof LightSignal) {
+    if (signal.subscriber === subscriber) signal.subscriber = undefined;
+    return;
+  }
   const subscribers = bySignal.get(signal);
   if (subscribers === undefined) return; // aborted already, or never subscribed
   if (subscribers.first === subscriber) subscribers.first = undefined;
@@ -78,6 +87,8 @@ export function unsubscribeAbort(signal: AbortSignal, subscriber: AbortSubscribe
 export class LightSignal {
   aborted = false;
   reason: unknown = undefined;
+  /** The operation listening, set by `subscribeAbort` (no registry, no closure). */
+  subscriber: AbortSubscriber | undefined = undefined;
   #listener: (() => void) | undefined = undefined;
 
   addEventListener(type: string, listener: () => void): void {
@@ -96,6 +107,9 @@ export class LightSignal {
     const listener = this.#listener;
     this.#listener = undefined;
     listener?.();
+    const subscriber = this.subscriber;
+    this.subscriber = undefined;
+    subscriber?.onCallerAbort();
   }
 
   /** The signal as `execute` takes it (see above for why this is sound). */
