@@ -116,7 +116,7 @@ const SETTLED: Stop = Object.freeze({ error: undefined });
  * attached its handler, which spares Node's unhandled-rejection bookkeeping (it costs more
  * than the rest of a fast rejection).
  */
-function rejectSoon<T>(error: unknown): Promise<T> {
+export function rejectSoon<T>(error: unknown): Promise<T> {
   return new Promise<T>((_, reject) => {
     queueMicrotask(() => reject(error));
   });

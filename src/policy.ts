@@ -16,7 +16,7 @@ import { isBulkhead } from './bulkhead.js';
 import { systemClock } from './clock.js';
 import { TimerLane } from './deadline.js';
 import type { BreakwaterEvent, EventListener } from './events.js';
-import { Execution } from './execution.js';
+import { Execution, rejectSoon } from './execution.js';
 import { newIdempotencyKey } from './idempotency.js';
 import { type Backoff, custom, exponential, isBackoff } from './retry/backoff.js';
 import { isRetryBudget, type RetryBudget, retryBudget } from './retry/budget.js';
@@ -193,6 +193,21 @@ export class PolicyImpl implements Policy, PolicyRuntime {
   }
 
   execute<T>(fn: (context: AttemptContext) => T | PromiseLike<T>, options?: ExecuteOptions): Promise<T> {
+    // While a dependency is down, an open breaker's rejection is what every call costs:
+    // refuse a plain call before any per-call state exists. (Calls with options or
+    // listeners take the same decision in Execution.start(), which also reports it.)
+    const breaker = this.config.breaker;
+    if (
+      breaker !== undefined &&
+      options === undefined &&
+      this.emit === undefined &&
+      breaker.current !== 'closed' &&
+      typeof fn === 'function'
+    ) {
+      const permit = breaker.acquire();
+      if (permit < 0) return rejectSoon(breaker.rejection(undefined));
+      breaker.release(permit); // admitted as a probe: the attempt asks for its own permit
+    }
     return new Execution<T>(this, fn, options).start();
   }
 
