@@ -10,7 +10,7 @@ import { credentials, loadPackageDefinition, Server, ServerCredentials } from '@
 import { loadSync } from '@grpc/proto-loader';
 import { forkServer, loadBreakwater } from './lib/dist.mjs';
 import { writeSection } from './lib/report.mjs';
-import { compareThroughput, throughputTable } from './lib/throughput.mjs';
+import { compareCpu, compareThroughput, cpuTable, throughputTable } from './lib/throughput.mjs';
 
 const PROTO = new URL('../test/fixtures/grpc/orders.proto', import.meta.url).pathname;
 const { OrderService } = loadPackageDefinition(loadSync(PROTO)).orders.v1;
@@ -99,24 +99,10 @@ async function main() {
   // interleaved rounds too, median reported.
   const cpuRounds = quick ? 3 : 7;
   const cpuCalls = quick ? 2_000 : 5_000;
-  const cpuSamples = new Map(variants.map((v) => [v.name, []]));
-  for (let round = 0; round < cpuRounds; round++) {
-    for (const variant of variants)
-      cpuSamples.get(variant.name).push(await cpuPerCall(variant.op, cpuCalls, 64));
-  }
-  const cpu = variants.map((v) => ({ name: v.name, us: median(cpuSamples.get(v.name)) }));
+  const cpu = await compareCpu(variants, { concurrency: 64, operations: cpuCalls, rounds: cpuRounds });
   for (const c of clients) c.close();
   child.disconnect();
 
-  const rawCpu = cpu[0]?.us ?? 0;
-  const cpuTable = [
-    '| variant | client CPU per call (µs, 64 in flight) | vs raw client |',
-    '| --- | ---: | ---: |',
-    ...cpu.map(
-      (c) =>
-        `| ${c.name} | ${c.us.toFixed(1)} | ${c.us >= rawCpu ? '+' : ''}${(c.us - rawCpu).toFixed(1)} µs |`,
-    ),
-  ].join('\n');
   const at64 = (name) => rows.find((r) => r.name === name && r.concurrency === 64)?.opsPerSec ?? 0;
   const ratio = (100 * at64('breakwater interceptor')) / at64('raw client');
   writeSection(
@@ -124,7 +110,7 @@ async function main() {
     'gRPC adapter: unary calls per second on loopback',
     `${throughputTable(rows, 'raw client')}
 
-${cpuTable}
+${cpuTable(cpu, 'client CPU per call (µs, 64 in flight)')}
 
 Each variant is a proto-loader \`OrderService\` client with its own channel and HTTP/2
 connection to one grpc-js server in a child process; \`GetOrder\` answers at once. The
@@ -134,26 +120,4 @@ Target: the interceptor keeps at least 95% of the raw client's throughput at 64 
 this run: ${ratio.toFixed(1)}%. The CPU table counts user + system time of the client
 process per call, median of ${cpuRounds} interleaved rounds of ${cpuCalls.toLocaleString('en-US')} calls.`,
   );
-}
-
-/** Mean CPU time (user + system, µs) of this process per call, with `concurrency` in flight. */
-async function cpuPerCall(op, calls, concurrency) {
-  let started = 0;
-  const before = process.cpuUsage();
-  await Promise.all(
-    Array.from({ length: concurrency }, async () => {
-      while (started < calls) {
-        started++;
-        await op();
-      }
-    }),
-  );
-  const used = process.cpuUsage(before);
-  return (used.user + used.system) / calls;
-}
-
-function median(values) {
-  const sorted = [...values].sort((a, b) => a - b);
-  const mid = sorted.length >> 1;
-  return sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
 }

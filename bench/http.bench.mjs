@@ -9,7 +9,7 @@ import { createServer } from 'node:http';
 import { Agent, interceptors, request } from 'undici';
 import { forkServer, loadBreakwater } from './lib/dist.mjs';
 import { writeSection } from './lib/report.mjs';
-import { compareThroughput, throughputTable } from './lib/throughput.mjs';
+import { compareCpu, compareThroughput, cpuTable, throughputTable } from './lib/throughput.mjs';
 
 if (process.argv[2] === 'server') {
   const body = Buffer.from('{"ok":true}');
@@ -58,9 +58,9 @@ async function main() {
 
   // Client CPU per request: less sensitive than throughput to a busy neighbour on a
   // shared machine (it still moves with cache and frequency effects).
-  const cpu = await cpuPerRequest(variants, {
+  const cpu = await compareCpu(variants, {
     concurrency: 64,
-    requests: quick ? 5_000 : 20_000,
+    operations: quick ? 5_000 : 20_000,
     rounds: quick ? 3 : 7,
   });
 
@@ -85,38 +85,6 @@ least 95% of the plain Agent's throughput at 64 in flight; this run: ${ratio.toF
 Client CPU time per request at 64 in flight (user + system, median of interleaved rounds;
 less sensitive to a busy machine than the throughput above):
 
-${cpuTable(cpu)}`,
+${cpuTable(cpu, 'client CPU µs/request')}`,
   );
-}
-
-/** Median client CPU time (µs) per request of each variant, over interleaved rounds. */
-async function cpuPerRequest(variants, { concurrency, requests, rounds }) {
-  const run = async (op) => {
-    let left = requests;
-    const worker = async () => {
-      while (left-- > 0) await op();
-    };
-    await Promise.all(Array.from({ length: concurrency }, worker));
-  };
-  const samples = new Map(variants.map((v) => [v.name, []]));
-  for (let round = 0; round < rounds; round++) {
-    for (const variant of variants) {
-      const before = process.cpuUsage();
-      await run(variant.op);
-      const used = process.cpuUsage(before);
-      samples.get(variant.name).push((used.user + used.system) / requests);
-    }
-  }
-  return variants.map((v) => {
-    const sorted = samples.get(v.name).sort((a, b) => a - b);
-    return { name: v.name, us: sorted[sorted.length >> 1] };
-  });
-}
-
-function cpuTable(rows) {
-  const base = rows[0]?.us ?? Number.NaN;
-  const lines = [`| variant | client CPU µs/request | vs ${rows[0]?.name} |`, '| --- | ---: | ---: |'];
-  for (const row of rows)
-    lines.push(`| ${row.name} | ${row.us.toFixed(1)} | +${(row.us - base).toFixed(1)} µs |`);
-  return lines.join('\n');
 }

@@ -83,3 +83,37 @@ export function throughputTable(rows, baseline) {
   }
   return lines.join('\n');
 }
+
+/**
+ * CPU time (user + system, µs) this process spends per operation, for each variant, with
+ * `concurrency` in flight: the median of `rounds` interleaved rounds of `operations`. On a
+ * shared machine it moves less than wall-clock throughput, which follows the neighbours.
+ */
+export async function compareCpu(variants, { concurrency, operations, rounds }) {
+  const samples = new Map(variants.map((v) => [v.name, []]));
+  for (let round = 0; round < rounds; round++) {
+    for (const variant of variants) {
+      let left = operations;
+      const before = process.cpuUsage();
+      await Promise.all(
+        Array.from({ length: concurrency }, async () => {
+          while (left-- > 0) await variant.op();
+        }),
+      );
+      const used = process.cpuUsage(before);
+      samples.get(variant.name).push((used.user + used.system) / operations);
+    }
+  }
+  return variants.map((v) => ({ name: v.name, us: median(samples.get(v.name)) }));
+}
+
+/** Formats `compareCpu` rows as a markdown table against the first row. */
+export function cpuTable(rows, label) {
+  const base = rows[0]?.us ?? Number.NaN;
+  const lines = [`| variant | ${label} | vs ${rows[0]?.name} |`, '| --- | ---: | ---: |'];
+  for (const row of rows) {
+    const delta = row.us - base;
+    lines.push(`| ${row.name} | ${row.us.toFixed(1)} | ${delta >= 0 ? '+' : ''}${delta.toFixed(1)} µs |`);
+  }
+  return lines.join('\n');
+}
