@@ -24,7 +24,13 @@ const MAX_TIMER = 2_147_483_647;
 
 /** One attempt: the context handed to the user's function, and an attempt-timeout entry. */
 class Attempt implements AttemptContext, LaneEntry {
-  readonly #exec: Execution<unknown>;
+  /** The operation; undefined while a lean first attempt runs (see {@link executeLean}). */
+  #exec: Execution<unknown> | undefined;
+  /** A lean first attempt's policy and options, until an Execution adopts it. */
+  #lean: PolicyRuntime | undefined = undefined;
+  #leanOptions: ExecuteOptions | undefined = undefined;
+  /** The idempotency key a lean first attempt generated (the Execution adopts it). */
+  leanKey: string | undefined = undefined;
   readonly attempt: number;
   readonly attemptDeadline: number | undefined;
   #controller: AbortController | undefined = undefined;
@@ -43,7 +49,7 @@ class Attempt implements AttemptContext, LaneEntry {
   timerDone = true;
 
   constructor(
-    exec: Execution<unknown>,
+    exec: Execution<unknown> | undefined,
     attempt: number,
     startedAt: number,
     attemptDeadline: number | undefined,
@@ -54,6 +60,21 @@ class Attempt implements AttemptContext, LaneEntry {
     this.attemptDeadline = attemptDeadline;
   }
 
+  /** A lean first attempt: answers from the policy and options until `adopt`. */
+  static lean(policy: PolicyRuntime, options: ExecuteOptions | undefined, startedAt: number): Attempt {
+    const attempt = new Attempt(undefined, 1, startedAt, undefined);
+    attempt.#lean = policy;
+    attempt.#leanOptions = options;
+    return attempt;
+  }
+
+  /** The operation of a lean first attempt that failed takes it over. */
+  adopt(exec: Execution<unknown>): void {
+    this.#exec = exec;
+    this.#lean = undefined;
+    this.#leanOptions = undefined;
+  }
+
   get signal(): AbortSignal {
     if (this.#controller === undefined) {
       this.#controller = new AbortController();
@@ -62,22 +83,32 @@ class Attempt implements AttemptContext, LaneEntry {
     return this.#controller.signal;
   }
 
+  // A lean attempt has no deadline: the lean path is only taken without one.
   get deadline(): number | undefined {
-    return this.#exec.deadline;
+    return this.#exec?.deadline;
   }
 
   get idempotencyKey(): string | undefined {
-    return this.#exec.idempotencyKey();
+    const exec = this.#exec;
+    if (exec !== undefined) return exec.idempotencyKey();
+    const own = this.#leanOptions?.idempotencyKey;
+    if (own !== undefined) return own;
+    const generate = this.#lean?.config.generateKey;
+    if (generate === undefined) return undefined;
+    this.leanKey ??= generate();
+    return this.leanKey;
   }
 
   get key(): string | undefined {
-    return this.#exec.key;
+    const exec = this.#exec;
+    return exec !== undefined ? exec.key : this.#leanOptions?.key;
   }
 
   remaining(): number {
-    const deadline = this.#exec.deadline;
-    if (deadline === undefined) return Number.POSITIVE_INFINITY;
-    const left = deadline - this.#exec.now();
+    const exec = this.#exec;
+    const deadline = exec?.deadline;
+    if (exec === undefined || deadline === undefined) return Number.POSITIVE_INFINITY;
+    const left = deadline - exec.now();
     return Math.max(left, 0);
   }
 
@@ -99,7 +130,7 @@ class Attempt implements AttemptContext, LaneEntry {
 
   /** The attempt timeout fired. */
   onTimer(): void {
-    this.#exec.attemptTimedOut(this);
+    this.#exec?.attemptTimedOut(this);
   }
 }
 
@@ -120,6 +151,53 @@ export function rejectSoon<T>(error: unknown): Promise<T> {
   return new Promise<T>((_, reject) => {
     queueMicrotask(() => reject(error));
   });
+}
+
+/**
+ * The lean path of `execute`, for a policy where nothing can interrupt an attempt (no
+ * deadline, attempt timeout, bulkhead, keyed breaker or listener) and a call with no signal
+ * and no deadline: the first attempt runs without an {@link Execution}, which is made only
+ * if the attempt fails, and takes over from there. The caller has checked that the options
+ * are valid and that the breaker, if any, is closed.
+ *
+ * @internal
+ */
+export function executeLean<T>(
+  policy: PolicyRuntime,
+  fn: (context: AttemptContext) => T | PromiseLike<T>,
+  options: ExecuteOptions | undefined,
+): Promise<T> {
+  const cfg = policy.config;
+  const breaker = cfg.breaker;
+  let permit = -1;
+  let startedAt = 0;
+  if (breaker !== undefined) {
+    permit = breaker.acquire();
+    if (permit < 0) return new Execution<T>(policy, fn, options).start();
+    if (breaker.measuresDuration) startedAt = cfg.clock.now();
+  }
+  cfg.budget?.onRequest();
+  const attempt = Attempt.lean(policy, options, startedAt);
+  attempt.permit = permit;
+  let result: T | PromiseLike<T>;
+  try {
+    result = fn(attempt);
+  } catch (error) {
+    return new Execution<T>(policy, fn, options).resume(attempt, error);
+  }
+  const onFailure = (error: unknown): Promise<T> =>
+    new Execution<T>(policy, fn, options).resume(attempt, error);
+  if (breaker === undefined && cfg.budget?.kind !== 'tokens') {
+    return Promise.resolve(result).then(undefined, onFailure);
+  }
+  return Promise.resolve(result).then((value) => {
+    if (breaker !== undefined) {
+      const now = breaker.measuresDuration ? cfg.clock.now() : 0;
+      breaker.record(attempt.permit, undefined, false, now - attempt.startedAt);
+    }
+    cfg.budget?.onSuccess();
+    return value;
+  }, onFailure);
 }
 
 /** @internal */
@@ -175,6 +253,17 @@ export class Execution<T> implements LaneEntry, AbortSubscriber {
     return this.#generatedKey;
   }
 
+  /** Takes over a lean first attempt (see {@link executeLean}) that failed with `error`. */
+  resume(attempt: Attempt, error: unknown): Promise<T> {
+    this.#breaker = this.#policy.config.breaker;
+    this.#startedAt = attempt.startedAt;
+    this.#attempts = 1;
+    this.#current = attempt;
+    this.#generatedKey = attempt.leanKey;
+    attempt.adopt(this as Execution<unknown>);
+    return this.#run(attempt, error);
+  }
+
   /** Runs the operation. Never throws synchronously. */
   start(): Promise<T> {
     if (typeof this.#fn !== 'function') {
@@ -184,11 +273,8 @@ export class Execution<T> implements LaneEntry, AbortSubscriber {
     }
     const options = this.#options;
     if (options !== undefined) {
-      try {
-        checkOptions(options);
-      } catch (error) {
-        return this.#rejectEarly(error);
-      }
+      const problem = optionsError(options);
+      if (problem !== undefined) return this.#rejectEarly(problem);
       if (options.signal?.aborted) return this.#rejectEarly(options.signal.reason);
       if (options.deadline === Number.POSITIVE_INFINITY) this.deadline = undefined;
     }
@@ -845,13 +931,14 @@ function reportRetryOnError(error: unknown): void {
   );
 }
 
-function checkOptions(options: ExecuteOptions): void {
+/** What is wrong with `options`, or undefined when they are valid. */
+function optionsError(options: ExecuteOptions): InvalidOptionsError | undefined {
   if (typeof options !== 'object' || options === null) {
-    throw new InvalidOptionsError('options', `execute options must be an object; got ${String(options)}`);
+    return new InvalidOptionsError('options', `execute options must be an object; got ${String(options)}`);
   }
   const { deadline, signal, idempotencyKey, key, retryOn } = options;
   if (deadline !== undefined && (typeof deadline !== 'number' || Number.isNaN(deadline))) {
-    throw new InvalidOptionsError(
+    return new InvalidOptionsError(
       'deadline',
       `execute options.deadline must be a number (ms since the epoch); got ${String(deadline)}`,
     );
@@ -860,18 +947,35 @@ function checkOptions(options: ExecuteOptions): void {
     signal !== undefined &&
     (typeof signal !== 'object' || signal === null || typeof signal.addEventListener !== 'function')
   ) {
-    throw new InvalidOptionsError('signal', 'execute options.signal must be an AbortSignal');
+    return new InvalidOptionsError('signal', 'execute options.signal must be an AbortSignal');
   }
   if (idempotencyKey !== undefined && (typeof idempotencyKey !== 'string' || idempotencyKey.length === 0)) {
-    throw new InvalidOptionsError(
+    return new InvalidOptionsError(
       'idempotencyKey',
       'execute options.idempotencyKey must be a non-empty string',
     );
   }
   if (key !== undefined && typeof key !== 'string') {
-    throw new InvalidOptionsError('key', 'execute options.key must be a string');
+    return new InvalidOptionsError('key', 'execute options.key must be a string');
   }
   if (retryOn !== undefined && typeof retryOn !== 'function') {
-    throw new InvalidOptionsError('retryOn', 'execute options.retryOn must be a function');
+    return new InvalidOptionsError('retryOn', 'execute options.retryOn must be a function');
   }
+  return undefined;
+}
+
+/**
+ * Whether `options` are valid and leave a call nothing to race (no signal, no deadline),
+ * so that it may take the lean path.
+ *
+ * @internal
+ */
+export function isLeanOptions(options: ExecuteOptions): boolean {
+  return (
+    typeof options === 'object' &&
+    options !== null &&
+    options.signal === undefined &&
+    options.deadline === undefined &&
+    optionsError(options) === undefined
+  );
 }

@@ -16,7 +16,7 @@ import { isBulkhead } from './bulkhead.js';
 import { systemClock } from './clock.js';
 import { TimerLane } from './deadline.js';
 import type { BreakwaterEvent, EventListener } from './events.js';
-import { Execution, rejectSoon } from './execution.js';
+import { Execution, executeLean, isLeanOptions as leanOptions, rejectSoon } from './execution.js';
 import { newIdempotencyKey } from './idempotency.js';
 import { type Backoff, custom, exponential, isBackoff } from './retry/backoff.js';
 import { isRetryBudget, type RetryBudget, retryBudget } from './retry/budget.js';
@@ -167,6 +167,11 @@ export class PolicyImpl implements Policy, PolicyRuntime {
   /** @internal Shared timers for the policy's deadline and attempt timeout. */
   readonly deadlineLane: TimerLane;
   readonly attemptLane: TimerLane;
+  /**
+   * Whether nothing can interrupt an attempt (no deadline, attempt timeout, bulkhead, keyed
+   * breaker or listener), so a call without a signal or deadline may take the lean path.
+   */
+  #lean = false;
 
   constructor(options: PolicyOptions) {
     const { config, raw } = resolve(options);
@@ -174,6 +179,7 @@ export class PolicyImpl implements Policy, PolicyRuntime {
     this.#raw = raw;
     this.deadlineLane = new TimerLane(config.clock);
     this.attemptLane = new TimerLane(config.clock);
+    this.#updateEmit();
     if (options.onEvent !== undefined) this.onEvent(options.onEvent);
   }
 
@@ -181,22 +187,20 @@ export class PolicyImpl implements Policy, PolicyRuntime {
     return this.config.name;
   }
 
-  /** @internal Whether nothing can interrupt an attempt, so the first one may skip the general loop. */
-  simple(): boolean {
-    const cfg = this.config;
-    return (
-      cfg.deadline === undefined &&
-      cfg.attemptTimeout === undefined &&
-      cfg.bulkhead === undefined &&
-      this.emit === undefined
-    );
-  }
-
   execute<T>(fn: (context: AttemptContext) => T | PromiseLike<T>, options?: ExecuteOptions): Promise<T> {
+    const breaker = this.config.breaker;
+    // Nothing can interrupt an attempt: the first one runs without per-operation state.
+    if (
+      this.#lean &&
+      typeof fn === 'function' &&
+      (breaker === undefined || breaker.current === 'closed') &&
+      (options === undefined || leanOptions(options))
+    ) {
+      return executeLean(this, fn, options);
+    }
     // While a dependency is down, an open breaker's rejection is what every call costs:
     // refuse a plain call before any per-call state exists. (Calls with options or
     // listeners take the same decision in Execution.start(), which also reports it.)
-    const breaker = this.config.breaker;
     if (
       breaker !== undefined &&
       options === undefined &&
@@ -235,6 +239,13 @@ export class PolicyImpl implements Policy, PolicyRuntime {
               }
             }
           };
+    const cfg = this.config;
+    this.#lean =
+      this.emit === undefined &&
+      cfg.deadline === undefined &&
+      cfg.attemptTimeout === undefined &&
+      cfg.bulkhead === undefined &&
+      cfg.keyedBreaker === undefined;
   }
 
   with(overrides: PolicyOptions): Policy {

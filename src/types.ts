@@ -168,6 +168,4 @@ export interface PolicyRuntime {
   /** Shared timers for the policy's deadline and attempt timeout. */
   readonly deadlineLane: TimerLane;
   readonly attemptLane: TimerLane;
-  /** Whether nothing can interrupt an attempt, so the first one may skip the general loop. */
-  simple(): boolean;
 }
