@@ -31,6 +31,8 @@ class Attempt implements AttemptContext, LaneEntry {
   #leanOptions: ExecuteOptions | undefined = undefined;
   /** The idempotency key a lean first attempt generated (the Execution adopts it). */
   leanKey: string | undefined = undefined;
+  /** A lean first attempt's operation deadline (the policy's), which no timer watches yet. */
+  leanDeadline: number | undefined = undefined;
   readonly attempt: number;
   readonly attemptDeadline: number | undefined;
   #controller: AbortController | undefined = undefined;
@@ -61,8 +63,13 @@ class Attempt implements AttemptContext, LaneEntry {
   }
 
   /** A lean first attempt: answers from the policy and options until `adopt`. */
-  static lean(policy: PolicyRuntime, options: ExecuteOptions | undefined, startedAt: number): Attempt {
-    const attempt = new Attempt(undefined, 1, startedAt, undefined);
+  static lean(
+    policy: PolicyRuntime,
+    options: ExecuteOptions | undefined,
+    startedAt: number,
+    attemptDeadline: number | undefined,
+  ): Attempt {
+    const attempt = new Attempt(undefined, 1, startedAt, attemptDeadline);
     attempt.#lean = policy;
     attempt.#leanOptions = options;
     return attempt;
@@ -83,9 +90,9 @@ class Attempt implements AttemptContext, LaneEntry {
     return this.#controller.signal;
   }
 
-  // A lean attempt has no deadline: the lean path is only taken without one.
   get deadline(): number | undefined {
-    return this.#exec?.deadline;
+    const exec = this.#exec;
+    return exec !== undefined ? exec.deadline : this.leanDeadline;
   }
 
   get idempotencyKey(): string | undefined {
@@ -106,10 +113,10 @@ class Attempt implements AttemptContext, LaneEntry {
 
   remaining(): number {
     const exec = this.#exec;
-    const deadline = exec?.deadline;
-    if (exec === undefined || deadline === undefined) return Number.POSITIVE_INFINITY;
-    const left = deadline - exec.now();
-    return Math.max(left, 0);
+    const deadline = exec !== undefined ? exec.deadline : this.leanDeadline;
+    if (deadline === undefined) return Number.POSITIVE_INFINITY;
+    const now = exec !== undefined ? exec.now() : (this.#lean as PolicyRuntime).config.clock.now();
+    return Math.max(deadline - now, 0);
   }
 
   /** Whether the attempt was aborted (timeout, deadline or caller). */
@@ -130,7 +137,18 @@ class Attempt implements AttemptContext, LaneEntry {
 
   /** The attempt timeout fired. */
   onTimer(): void {
-    this.#exec?.attemptTimedOut(this);
+    const exec = this.#exec;
+    if (exec !== undefined) {
+      exec.attemptTimedOut(this);
+      return;
+    }
+    // A lean first attempt: its `reject` hands the operation over to an Execution.
+    const reject = this.reject;
+    if (reject === undefined) return;
+    const error = new AttemptTimeoutError((this.#lean as PolicyRuntime).config.attemptTimeout ?? 0);
+    this.timedOut = true;
+    this.abort(error);
+    reject(error);
   }
 }
 
@@ -168,6 +186,7 @@ export function executeLean<T>(
   options: ExecuteOptions | undefined,
 ): Promise<T> {
   const cfg = policy.config;
+  if (cfg.attemptTimeout !== undefined) return executeLeanTimed(policy, fn, options, cfg.attemptTimeout);
   const breaker = cfg.breaker;
   let permit = -1;
   let startedAt = 0;
@@ -177,7 +196,7 @@ export function executeLean<T>(
     if (breaker.measuresDuration) startedAt = cfg.clock.now();
   }
   cfg.budget?.onRequest();
-  const attempt = Attempt.lean(policy, options, startedAt);
+  const attempt = Attempt.lean(policy, options, startedAt, undefined);
   attempt.permit = permit;
   let result: T | PromiseLike<T>;
   try {
@@ -198,6 +217,79 @@ export function executeLean<T>(
     cfg.budget?.onSuccess();
     return value;
   }, onFailure);
+}
+
+/**
+ * The lean path with an attempt timeout that fires before the policy's deadline (if any)
+ * could: the first attempt races its timeout alone, the deadline is armed only if that
+ * attempt fails or times out, and the {@link Execution} is made only then.
+ */
+function executeLeanTimed<T>(
+  policy: PolicyRuntime,
+  fn: (context: AttemptContext) => T | PromiseLike<T>,
+  options: ExecuteOptions | undefined,
+  timeout: number,
+): Promise<T> {
+  const cfg = policy.config;
+  const clock = cfg.clock;
+  const breaker = cfg.breaker;
+  const now = clock.now();
+  let permit = -1;
+  if (breaker !== undefined) {
+    permit = breaker.acquire();
+    if (permit < 0) return new Execution<T>(policy, fn, options).start();
+  }
+  cfg.budget?.onRequest();
+  const attempt = Attempt.lean(policy, options, now, now + timeout);
+  attempt.permit = permit;
+  if (cfg.deadline !== undefined) attempt.leanDeadline = now + cfg.deadline;
+  attempt.timerAt = now + timeout;
+  if (!policy.attemptLane.add(attempt)) {
+    // Out of order (the clock stepped back): a timer of its own.
+    attempt.timerDone = false;
+    attempt.ownTimer = clock.setTimeout(() => {
+      if (!attempt.timerDone) {
+        attempt.timerDone = true;
+        attempt.onTimer();
+      }
+    }, timeout);
+  }
+  // The timeout (through attempt.reject) or the result, whichever comes first, settles it.
+  return new Promise<T>((resolve) => {
+    const failed = (error: unknown): void => {
+      if (attempt.reject !== failed) return;
+      attempt.reject = undefined;
+      resolve(new Execution<T>(policy, fn, options).resume(attempt, error));
+    };
+    attempt.reject = failed;
+    const succeeded = (value: T): void => {
+      if (attempt.reject !== failed) return; // timed out first, and handed over
+      attempt.reject = undefined;
+      if (!attempt.timerDone) {
+        if (attempt.ownTimer !== undefined) {
+          attempt.timerDone = true;
+          clock.clearTimeout(attempt.ownTimer);
+        } else {
+          policy.attemptLane.remove(attempt);
+        }
+      }
+      if (breaker !== undefined) {
+        const end = breaker.measuresDuration ? clock.now() : now;
+        breaker.record(attempt.permit, undefined, false, end - now);
+      }
+      cfg.budget?.onSuccess();
+      resolve(value);
+    };
+    let result: T | PromiseLike<T>;
+    try {
+      result = fn(attempt);
+    } catch (error) {
+      failed(error);
+      return;
+    }
+    if (isThenable(result)) result.then(succeeded, failed);
+    else succeeded(result);
+  });
 }
 
 /** @internal */
@@ -224,6 +316,8 @@ export class Execution<T> implements LaneEntry, AbortSubscriber {
   /** The last failed attempt's error (the cause of a later deadline), once `#failed`. */
   #lastError: unknown = undefined;
   #failed = false;
+  /** The deadline is not armed yet: the first attempt's timeout comes first (see #prepare). */
+  #deadlineDeferred = false;
   // LaneEntry (the deadline)
   timerAt = 0;
   timerDone = true;
@@ -257,6 +351,12 @@ export class Execution<T> implements LaneEntry, AbortSubscriber {
   resume(attempt: Attempt, error: unknown): Promise<T> {
     this.#breaker = this.#policy.config.breaker;
     this.#startedAt = attempt.startedAt;
+    const deadline = attempt.leanDeadline;
+    if (deadline !== undefined) {
+      // #run arms it: the first attempt's timeout no longer stands in for it.
+      this.deadline = deadline;
+      this.#deadlineDeferred = true;
+    }
     this.#attempts = 1;
     this.#current = attempt;
     this.#generatedKey = attempt.leanKey;
@@ -324,7 +424,7 @@ export class Execution<T> implements LaneEntry, AbortSubscriber {
    * the caller's abort, the budget's request count. Throws DeadlineExceededError for a
    * deadline already past.
    */
-  #prepare(now: number): void {
+  #prepare(now: number, deferDeadline: boolean): void {
     const policy = this.#policy;
     const cfg = policy.config;
     this.#startedAt = now;
@@ -338,8 +438,14 @@ export class Execution<T> implements LaneEntry, AbortSubscriber {
         this.#emitDeadline(now);
         throw new DeadlineExceededError(deadline);
       }
-      this.timerAt = deadline;
-      if (!policy.deadlineLane.add(this)) this.#armOwnDeadline(deadline - now);
+      const timeout = cfg.attemptTimeout;
+      if (deferDeadline && timeout !== undefined && now + timeout < deadline) {
+        // The first attempt's timeout fires before the deadline could: the deadline's
+        // timer is armed only if that attempt fails (most calls never need it).
+        this.#deadlineDeferred = true;
+      } else {
+        this.#armDeadline(deadline, now);
+      }
     }
     const signal = this.#options?.signal;
     if (signal !== undefined) {
@@ -347,6 +453,12 @@ export class Execution<T> implements LaneEntry, AbortSubscriber {
       this.#subscribed = true;
     }
     cfg.budget?.onRequest();
+  }
+
+  #armDeadline(deadline: number, now: number): void {
+    this.#deadlineDeferred = false;
+    this.timerAt = deadline;
+    if (!this.#policy.deadlineLane.add(this)) this.#armOwnDeadline(deadline - now);
   }
 
   /** Whether something can interrupt an attempt from outside (so attempts must race it). */
@@ -378,7 +490,7 @@ export class Execution<T> implements LaneEntry, AbortSubscriber {
     const now = timed ? cfg.clock.now() : 0;
     let attempt: Attempt;
     try {
-      this.#prepare(now);
+      this.#prepare(now, true);
       attempt = this.#startAttempt(1, now, undefined);
     } catch (rejection) {
       this.#finish();
@@ -450,7 +562,7 @@ export class Execution<T> implements LaneEntry, AbortSubscriber {
     const bulkhead = cfg.bulkhead;
     try {
       if (resume === undefined) {
-        this.#prepare(now);
+        this.#prepare(now, false);
         if (bulkhead !== undefined && !this.#holdsBulkhead) {
           await this.#queueForBulkhead(now);
           this.#throwIfStopped();
@@ -462,8 +574,12 @@ export class Execution<T> implements LaneEntry, AbortSubscriber {
           }
         }
       }
-      // A fast-path attempt the caller stopped was booked by the stop.
-      if (resume !== undefined) this.#throwIfStopped();
+      if (resume !== undefined) {
+        // A fast-path attempt the caller stopped was booked by the stop.
+        this.#throwIfStopped();
+        // The first attempt ended before its deadline could fire: from now on it can.
+        if (this.#deadlineDeferred) this.#armDeadline(this.deadline as number, now);
+      }
       const deadline = this.deadline;
       let attempt = resume;
       let error: unknown = resumeError;

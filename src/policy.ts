@@ -168,8 +168,8 @@ export class PolicyImpl implements Policy, PolicyRuntime {
   readonly deadlineLane: TimerLane;
   readonly attemptLane: TimerLane;
   /**
-   * Whether nothing can interrupt an attempt (no deadline, attempt timeout, bulkhead, keyed
-   * breaker or listener), so a call without a signal or deadline may take the lean path.
+   * Whether a call without a signal or deadline may take the lean path: no bulkhead, keyed
+   * breaker or listener, and no deadline that could fire before the attempt timeout.
    */
   #lean = false;
 
@@ -240,12 +240,13 @@ export class PolicyImpl implements Policy, PolicyRuntime {
             }
           };
     const cfg = this.config;
+    // With an attempt timeout shorter than the deadline, the deadline cannot stop a first
+    // attempt: only its timeout can, and the lean path races that one.
     this.#lean =
       this.emit === undefined &&
-      cfg.deadline === undefined &&
-      cfg.attemptTimeout === undefined &&
       cfg.bulkhead === undefined &&
-      cfg.keyedBreaker === undefined;
+      cfg.keyedBreaker === undefined &&
+      (cfg.deadline === undefined || (cfg.attemptTimeout !== undefined && cfg.attemptTimeout < cfg.deadline));
   }
 
   with(overrides: PolicyOptions): Policy {

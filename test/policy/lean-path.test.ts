@@ -5,7 +5,16 @@
  * context says, and what the retries see, must not depend on which path ran.
  */
 import { describe, expect, it } from 'vitest';
-import { type AttemptContext, BreakwaterError, backoff, circuitBreaker, policy } from '../../src/index.js';
+import {
+  type AttemptContext,
+  AttemptTimeoutError,
+  BreakwaterError,
+  backoff,
+  circuitBreaker,
+  DeadlineExceededError,
+  policy,
+  retryBudget,
+} from '../../src/index.js';
 import { ManualClock } from '../support/clock.js';
 
 const transient = (): Error => Object.assign(new Error('reset'), { code: 'ECONNRESET' });
@@ -151,5 +160,106 @@ describe('lean first attempt', () => {
     const rejected = expect(late).rejects.toMatchObject({ code: 'BREAKWATER_DEADLINE_EXCEEDED' });
     await clock.advance(50);
     await rejected;
+  });
+});
+
+/**
+ * With an attempt timeout shorter than the deadline, the first attempt races only its
+ * timeout; the deadline is armed when the first attempt fails or times out.
+ */
+describe('lean first attempt with an attempt timeout', () => {
+  const timedPolicy = (clock: ManualClock, maxAttempts = 10) =>
+    policy({
+      clock,
+      deadline: 1_000,
+      attemptTimeout: 100,
+      retry: { maxAttempts, backoff: backoff.constant(10), budget: false },
+      circuitBreaker: circuitBreaker({ clock, consecutiveFailures: 1_000 }),
+    });
+
+  it("tells the first attempt the operation's deadline", async () => {
+    const clock = new ManualClock();
+    const start = clock.now();
+    const p = timedPolicy(clock);
+    const seen: [number | undefined, number | undefined, number][] = [];
+    const result = p.execute(async (ctx) => {
+      seen.push([ctx.deadline, ctx.attemptDeadline, ctx.remaining()]);
+      return 'ok';
+    });
+    await expect(result).resolves.toBe('ok');
+    expect(seen).toEqual([[start + 1_000, start + 100, 1_000]]);
+  });
+
+  it('times out the first attempt, aborts its signal, and retries', async () => {
+    const clock = new ManualClock();
+    const p = timedPolicy(clock);
+    const signals: AbortSignal[] = [];
+    const result = p.execute((ctx) => {
+      signals.push(ctx.signal);
+      if (ctx.attempt === 1) return new Promise<string>(() => {});
+      return 'second';
+    });
+    const settled = await clock.settle(result);
+    expect(settled).toMatchObject({ status: 'fulfilled', value: 'second', at: clock.now() });
+    expect(signals).toHaveLength(2);
+    expect(signals[0]?.aborted).toBe(true);
+    expect(signals[0]?.reason).toBeInstanceOf(AttemptTimeoutError);
+    expect(signals[1]?.aborted).toBe(false);
+  });
+
+  it('arms the deadline once the first attempt failed: later attempts stop at it', async () => {
+    const clock = new ManualClock();
+    const start = clock.now();
+    const p = timedPolicy(clock, 1_000);
+    const starts: number[] = [];
+    const result = p.execute((ctx) => {
+      starts.push(clock.now() - start);
+      if (ctx.attempt === 1) return Promise.reject(Object.assign(new Error('reset'), { code: 'ECONNRESET' }));
+      // Later attempts answer after 95 ms: inside their own timeout, so only the deadline
+      // can stop the operation.
+      return new Promise<string>((_, reject) => {
+        clock.setTimeout(() => reject(Object.assign(new Error('slow reset'), { code: 'ECONNRESET' })), 95);
+      });
+    });
+    const settled = await clock.settle(result);
+    expect(settled.status).toBe('rejected');
+    if (settled.status !== 'rejected') return;
+    expect(settled.reason).toBeInstanceOf(DeadlineExceededError);
+    expect(settled.at - start).toBe(1_000);
+    expect(starts.every((t) => t < 1_000)).toBe(true);
+    expect(starts.length).toBeGreaterThan(5);
+  });
+
+  it('after a first attempt timeout, the deadline still bounds the operation', async () => {
+    const clock = new ManualClock();
+    const start = clock.now();
+    const p = timedPolicy(clock, 1_000);
+    const result = p.execute(() => new Promise<string>(() => {}));
+    const settled = await clock.settle(result);
+    expect(settled.status).toBe('rejected');
+    if (settled.status !== 'rejected') return;
+    expect(settled.reason).toBeInstanceOf(DeadlineExceededError);
+    expect((settled.reason as Error).cause).toBeInstanceOf(AttemptTimeoutError);
+    expect(settled.at - start).toBe(1_000);
+  });
+
+  it('leaves no timer behind on success, and books the breaker and a token budget once', async () => {
+    const clock = new ManualClock();
+    const breaker = circuitBreaker({ clock, consecutiveFailures: 2 });
+    const budget = retryBudget({ maxTokens: 4, tokenRatio: 1 });
+    const p = policy({
+      clock,
+      deadline: 1_000,
+      attemptTimeout: 100,
+      retry: { maxAttempts: 2, budget },
+      circuitBreaker: breaker,
+    });
+    for (let i = 0; i < 10; i++) await expect(p.execute(async () => i)).resolves.toBe(i);
+    expect(clock.pending).toBe(0);
+    expect(breaker.toJSON()).toMatchObject({ state: 'closed' });
+    // Two timeouts in a row open the consecutive breaker: the first attempts were booked.
+    const first = clock.settle(p.execute(() => new Promise(() => {})));
+    expect(await first).toMatchObject({ status: 'rejected' });
+    expect(breaker.current).toBe('open');
   });
 });
