@@ -255,41 +255,59 @@ function executeLeanTimed<T>(
     }, timeout);
   }
   // The timeout (through attempt.reject) or the result, whichever comes first, settles it.
-  return new Promise<T>((resolve) => {
-    const failed = (error: unknown): void => {
-      if (attempt.reject !== failed) return;
-      attempt.reject = undefined;
-      resolve(new Execution<T>(policy, fn, options).resume(attempt, error));
-    };
-    attempt.reject = failed;
-    const succeeded = (value: T): void => {
-      if (attempt.reject !== failed) return; // timed out first, and handed over
-      attempt.reject = undefined;
-      if (!attempt.timerDone) {
-        if (attempt.ownTimer !== undefined) {
-          attempt.timerDone = true;
-          clock.clearTimeout(attempt.ownTimer);
-        } else {
-          policy.attemptLane.remove(attempt);
-        }
-      }
-      if (breaker !== undefined) {
-        const end = breaker.measuresDuration ? clock.now() : now;
-        breaker.record(attempt.permit, undefined, false, end - now);
-      }
-      cfg.budget?.onSuccess();
-      resolve(value);
-    };
-    let result: T | PromiseLike<T>;
-    try {
-      result = fn(attempt);
-    } catch (error) {
-      failed(error);
-      return;
+  const promise = new Promise<T>(captureResolve);
+  const resolve = captured as (value: T | PromiseLike<T>) => void;
+  captured = undefined;
+  const failed = (error: unknown): void => {
+    if (attempt.reject !== failed) return;
+    attempt.reject = undefined;
+    resolve(new Execution<T>(policy, fn, options).resume(attempt, error));
+  };
+  attempt.reject = failed;
+  const succeeded = (value: T): void => {
+    if (attempt.reject !== failed) return; // timed out first, and handed over
+    attempt.reject = undefined;
+    bookLeanSuccess(policy, attempt);
+    resolve(value);
+  };
+  let result: T | PromiseLike<T>;
+  try {
+    result = fn(attempt);
+  } catch (error) {
+    failed(error);
+    return promise;
+  }
+  if (isThenable(result)) result.then(succeeded, failed);
+  else succeeded(result);
+  return promise;
+}
+
+/** Books a lean timed first attempt that succeeded: its timer, the breaker, the budget. */
+function bookLeanSuccess(policy: PolicyRuntime, attempt: Attempt): void {
+  const cfg = policy.config;
+  if (!attempt.timerDone) {
+    if (attempt.ownTimer !== undefined) {
+      attempt.timerDone = true;
+      cfg.clock.clearTimeout(attempt.ownTimer);
+    } else {
+      policy.attemptLane.remove(attempt);
     }
-    if (isThenable(result)) result.then(succeeded, failed);
-    else succeeded(result);
-  });
+  }
+  const breaker = cfg.breaker;
+  if (breaker !== undefined) {
+    const end = breaker.measuresDuration ? cfg.clock.now() : attempt.startedAt;
+    breaker.record(attempt.permit, undefined, false, end - attempt.startedAt);
+  }
+  cfg.budget?.onSuccess();
+}
+
+/**
+ * `new Promise(captureResolve)` hands its resolve function over in `captured`, read at
+ * once: no executor closure per promise.
+ */
+let captured: ((value: never) => void) | undefined;
+function captureResolve(resolve: (value: never) => void): void {
+  captured = resolve;
 }
 
 /** @internal */
