@@ -23,7 +23,7 @@ const DEFAULT_KEY = 'default';
 const MAX_TIMER = 2_147_483_647;
 
 /** One attempt: the context handed to the user's function, and an attempt-timeout entry. */
-class Attempt implements AttemptContext, LaneEntry {
+class Attempt implements AttemptContext, LaneEntry, AbortSubscriber {
   /** The operation; undefined while a lean first attempt runs (see {@link executeLean}). */
   #exec: Execution<unknown> | undefined;
   /** A lean first attempt's policy and options, until an Execution adopts it. */
@@ -135,6 +135,11 @@ class Attempt implements AttemptContext, LaneEntry {
     this.#controller?.abort(reason);
   }
 
+  /** A lean first attempt hears its caller's signal (src/abort.ts) until it settles. */
+  onCallerAbort(): void {
+    this.reject?.(CALLER_ABORT);
+  }
+
   /** The attempt timeout fired. */
   onTimer(): void {
     const exec = this.#exec;
@@ -151,6 +156,9 @@ class Attempt implements AttemptContext, LaneEntry {
     reject(error);
   }
 }
+
+/** What a lean first attempt's `reject` is called with when the caller's signal aborts. */
+const CALLER_ABORT: unique symbol = Symbol('caller abort');
 
 /** Why the operation stopped from outside an attempt (deadline or caller abort). */
 interface Stop {
@@ -172,11 +180,12 @@ export function rejectSoon<T>(error: unknown): Promise<T> {
 }
 
 /**
- * The lean path of `execute`, for a policy where nothing can interrupt an attempt (no
- * deadline, attempt timeout, bulkhead, keyed breaker or listener) and a call with no signal
- * and no deadline: the first attempt runs without an {@link Execution}, which is made only
- * if the attempt fails, and takes over from there. The caller has checked that the options
- * are valid and that the breaker, if any, is closed.
+ * The lean path of `execute`, for a policy with no bulkhead, keyed breaker or listener, and
+ * no deadline that could stop a first attempt before its attempt timeout does, and a call
+ * with no deadline of its own: the first attempt runs without an {@link Execution}, which is
+ * made only if the attempt fails (or times out, or the caller aborts), and takes over from
+ * there. The caller has checked that the options are valid and that the breaker, if any, is
+ * closed.
  *
  * @internal
  */
@@ -186,7 +195,10 @@ export function executeLean<T>(
   options: ExecuteOptions | undefined,
 ): Promise<T> {
   const cfg = policy.config;
-  if (cfg.attemptTimeout !== undefined) return executeLeanTimed(policy, fn, options, cfg.attemptTimeout);
+  const signal = options?.signal;
+  if (cfg.attemptTimeout !== undefined || signal !== undefined) {
+    return executeLeanRacing(policy, fn, options, cfg.attemptTimeout, signal);
+  }
   const breaker = cfg.breaker;
   let permit = -1;
   let startedAt = 0;
@@ -220,56 +232,71 @@ export function executeLean<T>(
 }
 
 /**
- * The lean path with an attempt timeout that fires before the policy's deadline (if any)
- * could: the first attempt races its timeout alone, the deadline is armed only if that
- * attempt fails or times out, and the {@link Execution} is made only then.
+ * The lean path when something can stop the first attempt from outside: its attempt
+ * timeout (shorter than the policy's deadline, if any, so the deadline cannot come first)
+ * or the caller's signal. The attempt races them alone; the deadline is armed, and the
+ * {@link Execution} made, only if the attempt fails, times out or is aborted.
  */
-function executeLeanTimed<T>(
+function executeLeanRacing<T>(
   policy: PolicyRuntime,
   fn: (context: AttemptContext) => T | PromiseLike<T>,
   options: ExecuteOptions | undefined,
-  timeout: number,
+  timeout: number | undefined,
+  signal: AbortSignal | undefined,
 ): Promise<T> {
+  // An aborted signal rejects before anything starts: the general path does that.
+  if (signal?.aborted) return new Execution<T>(policy, fn, options).start();
   const cfg = policy.config;
   const clock = cfg.clock;
   const breaker = cfg.breaker;
-  const now = clock.now();
+  const now = timeout !== undefined || breaker?.measuresDuration === true ? clock.now() : 0;
   let permit = -1;
   if (breaker !== undefined) {
     permit = breaker.acquire();
     if (permit < 0) return new Execution<T>(policy, fn, options).start();
   }
   cfg.budget?.onRequest();
-  const attempt = Attempt.lean(policy, options, now, now + timeout);
+  const attempt = Attempt.lean(policy, options, now, timeout === undefined ? undefined : now + timeout);
   attempt.permit = permit;
   if (cfg.deadline !== undefined) attempt.leanDeadline = now + cfg.deadline;
-  attempt.timerAt = now + timeout;
-  if (!policy.attemptLane.add(attempt)) {
-    // Out of order (the clock stepped back): a timer of its own.
-    attempt.timerDone = false;
-    attempt.ownTimer = clock.setTimeout(() => {
-      if (!attempt.timerDone) {
-        attempt.timerDone = true;
-        attempt.onTimer();
-      }
-    }, timeout);
+  if (timeout !== undefined) {
+    attempt.timerAt = now + timeout;
+    if (!policy.attemptLane.add(attempt)) {
+      // Out of order (the clock stepped back): a timer of its own.
+      attempt.timerDone = false;
+      attempt.ownTimer = clock.setTimeout(() => {
+        if (!attempt.timerDone) {
+          attempt.timerDone = true;
+          attempt.onTimer();
+        }
+      }, timeout);
+    }
   }
-  // The timeout (through attempt.reject) or the result, whichever comes first, settles it.
+  // The result, the timeout or the caller's abort (both through attempt.reject), whichever
+  // comes first, settles it.
   const promise = new Promise<T>(captureResolve);
   const resolve = captured as (value: T | PromiseLike<T>) => void;
   captured = undefined;
   const failed = (error: unknown): void => {
     if (attempt.reject !== failed) return;
     attempt.reject = undefined;
-    resolve(new Execution<T>(policy, fn, options).resume(attempt, error));
+    const exec = new Execution<T>(policy, fn, options);
+    if (error === CALLER_ABORT) {
+      resolve(exec.resumeAborted(attempt));
+    } else {
+      if (signal !== undefined) unsubscribeAbort(signal, attempt);
+      resolve(exec.resume(attempt, error));
+    }
   };
   attempt.reject = failed;
   const succeeded = (value: T): void => {
-    if (attempt.reject !== failed) return; // timed out first, and handed over
+    if (attempt.reject !== failed) return; // stopped first, and handed over
     attempt.reject = undefined;
+    if (signal !== undefined) unsubscribeAbort(signal, attempt);
     bookLeanSuccess(policy, attempt);
     resolve(value);
   };
+  if (signal !== undefined) subscribeAbort(signal, attempt);
   let result: T | PromiseLike<T>;
   try {
     result = fn(attempt);
@@ -282,7 +309,7 @@ function executeLeanTimed<T>(
   return promise;
 }
 
-/** Books a lean timed first attempt that succeeded: its timer, the breaker, the budget. */
+/** Books a lean racing first attempt that succeeded: its timer, the breaker, the budget. */
 function bookLeanSuccess(policy: PolicyRuntime, attempt: Attempt): void {
   const cfg = policy.config;
   if (!attempt.timerDone) {
@@ -367,6 +394,17 @@ export class Execution<T> implements LaneEntry, AbortSubscriber {
 
   /** Takes over a lean first attempt (see {@link executeLean}) that failed with `error`. */
   resume(attempt: Attempt, error: unknown): Promise<T> {
+    this.#adopt(attempt);
+    const signal = this.#options?.signal;
+    if (signal !== undefined) {
+      subscribeAbort(signal, this);
+      this.#subscribed = true;
+    }
+    return this.#run(attempt, error);
+  }
+
+  /** The state a lean first attempt leaves behind, as the general path would have it. */
+  #adopt(attempt: Attempt): void {
     this.#breaker = this.#policy.config.breaker;
     this.#startedAt = attempt.startedAt;
     const deadline = attempt.leanDeadline;
@@ -379,7 +417,14 @@ export class Execution<T> implements LaneEntry, AbortSubscriber {
     this.#current = attempt;
     this.#generatedKey = attempt.leanKey;
     attempt.adopt(this as Execution<unknown>);
-    return this.#run(attempt, error);
+  }
+
+  /** Takes over a lean first attempt whose caller's signal aborted: books it, and rejects. */
+  resumeAborted(attempt: Attempt): Promise<T> {
+    this.#adopt(attempt);
+    this.onCallerAbort();
+    this.#finish();
+    return rejectSoon(this.#options?.signal?.reason);
   }
 
   /** Runs the operation. Never throws synchronously. */
@@ -1099,8 +1144,8 @@ function optionsError(options: ExecuteOptions): InvalidOptionsError | undefined 
 }
 
 /**
- * Whether `options` are valid and leave a call nothing to race (no signal, no deadline),
- * so that it may take the lean path.
+ * Whether `options` are valid and set no deadline of the call's own, so that it may take
+ * the lean path.
  *
  * @internal
  */
@@ -1108,7 +1153,6 @@ export function isLeanOptions(options: ExecuteOptions): boolean {
   return (
     typeof options === 'object' &&
     options !== null &&
-    options.signal === undefined &&
     options.deadline === undefined &&
     optionsError(options) === undefined
   );

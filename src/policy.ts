@@ -168,7 +168,7 @@ export class PolicyImpl implements Policy, PolicyRuntime {
   readonly deadlineLane: TimerLane;
   readonly attemptLane: TimerLane;
   /**
-   * Whether a call without a signal or deadline may take the lean path: no bulkhead, keyed
+   * Whether a call without a deadline of its own may take the lean path: no bulkhead, keyed
    * breaker or listener, and no deadline that could fire before the attempt timeout.
    */
   #lean = false;
@@ -189,7 +189,7 @@ export class PolicyImpl implements Policy, PolicyRuntime {
 
   execute<T>(fn: (context: AttemptContext) => T | PromiseLike<T>, options?: ExecuteOptions): Promise<T> {
     const breaker = this.config.breaker;
-    // Nothing can interrupt an attempt: the first one runs without per-operation state.
+    // The first attempt runs without per-operation state (see executeLean).
     if (
       this.#lean &&
       typeof fn === 'function' &&

@@ -4,6 +4,8 @@
  * per-operation state, and builds it only when that attempt fails. What the attempt's
  * context says, and what the retries see, must not depend on which path ran.
  */
+
+import { getEventListeners } from 'node:events';
 import { describe, expect, it } from 'vitest';
 import {
   type AttemptContext,
@@ -263,3 +265,95 @@ describe('lean first attempt with an attempt timeout', () => {
     expect(breaker.current).toBe('open');
   });
 });
+
+/** A caller's signal: the lean first attempt listens to it, and hands over when it aborts. */
+describe('lean first attempt with a caller signal', () => {
+  const signalled = (clock: ManualClock) =>
+    policy({
+      clock,
+      retry: { maxAttempts: 3, backoff: backoff.constant(50), budget: false },
+      circuitBreaker: circuitBreaker({ clock, consecutiveFailures: 1 }),
+    });
+
+  it('settles at once with the reason, aborts the attempt, and does not count it against the breaker', async () => {
+    const clock = new ManualClock();
+    const p = signalled(clock);
+    const controller = new AbortController();
+    let attemptSignal: AbortSignal | undefined;
+    const call = clock.watch(
+      p.execute(
+        (ctx) => {
+          attemptSignal = ctx.signal;
+          return new Promise<string>(() => {});
+        },
+        { signal: controller.signal },
+      ),
+    );
+    await flushMicrotasks();
+    expect(call.settled).toBeUndefined();
+    const reason = new Error('caller left');
+    controller.abort(reason);
+    await flushMicrotasks();
+    expect(call.settled).toMatchObject({ status: 'rejected', reason });
+    expect(attemptSignal?.aborted).toBe(true);
+    expect(attemptSignal?.reason).toBe(reason);
+    expect(getEventListeners(controller.signal, 'abort')).toHaveLength(0);
+    // consecutiveFailures: 1 would have opened on a failure: an abort is not one.
+    expect(p.config.breaker?.current).toBe('closed');
+    await expect(p.execute(async () => 'next')).resolves.toBe('next');
+  });
+
+  it('hands the signal over on failure: an abort during the backoff wait settles at once', async () => {
+    const clock = new ManualClock();
+    const p = policy({ clock, retry: { maxAttempts: 3, backoff: backoff.constant(50), budget: false } });
+    const controller = new AbortController();
+    let calls = 0;
+    const call = clock.watch(
+      p.execute(
+        async () => {
+          calls++;
+          throw Object.assign(new Error('refused'), { code: 'ECONNREFUSED' });
+        },
+        { signal: controller.signal },
+      ),
+    );
+    await flushMicrotasks();
+    expect(calls).toBe(1);
+    expect(getEventListeners(controller.signal, 'abort')).toHaveLength(1);
+    controller.abort(new Error('gave up'));
+    await flushMicrotasks();
+    expect(call.settled).toMatchObject({ status: 'rejected', reason: new Error('gave up') });
+    expect(calls).toBe(1);
+    expect(clock.pending).toBe(0);
+    expect(getEventListeners(controller.signal, 'abort')).toHaveLength(0);
+  });
+
+  it('leaves no listener on a long-lived signal after successes', async () => {
+    const clock = new ManualClock();
+    const p = signalled(clock);
+    const controller = new AbortController();
+    for (let i = 0; i < 100; i++) {
+      await expect(p.execute(async () => i, { signal: controller.signal })).resolves.toBe(i);
+    }
+    expect(getEventListeners(controller.signal, 'abort')).toHaveLength(0);
+  });
+
+  it('hears an abort that the attempt itself causes', async () => {
+    const clock = new ManualClock();
+    const p = signalled(clock);
+    const controller = new AbortController();
+    const reason = new Error('aborted from inside');
+    const call = p.execute(
+      () => {
+        controller.abort(reason);
+        return new Promise<string>(() => {});
+      },
+      { signal: controller.signal },
+    );
+    await expect(call).rejects.toBe(reason);
+  });
+});
+
+function flushMicrotasks(): Promise<void> {
+  return new Promise((resolve) => setImmediate(resolve));
+}
