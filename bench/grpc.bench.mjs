@@ -5,12 +5,12 @@
 // The server runs in a child process (this file, started with the argument `server`) so
 // that the client process measures the client's cost only. Every variant has a channel
 // (and an HTTP/2 connection) of its own, with the same options except the one under test,
-// against the same server, measured in interleaved rounds.
+// against the same server, measured in rounds whose order rotates (see lib/throughput.mjs).
 import { credentials, loadPackageDefinition, Server, ServerCredentials } from '@grpc/grpc-js';
 import { loadSync } from '@grpc/proto-loader';
 import { forkServer, loadBreakwater } from './lib/dist.mjs';
 import { writeSection } from './lib/report.mjs';
-import { compareCpu, compareThroughput, cpuTable, throughputTable } from './lib/throughput.mjs';
+import { compareCpu, compareThroughput, cpuTable, pairedRatio, throughputTable } from './lib/throughput.mjs';
 
 const PROTO = new URL('../test/fixtures/grpc/orders.proto', import.meta.url).pathname;
 const { OrderService } = loadPackageDefinition(loadSync(PROTO)).orders.v1;
@@ -87,10 +87,12 @@ async function main() {
   ];
 
   const quick = process.env.BENCH_QUICK === '1';
+  const rounds = quick ? 3 : 11;
+  const seconds = quick ? 1 : 1.5;
   const rows = await compareThroughput(variants, {
     concurrencies: [1, 64],
-    rounds: quick ? 3 : 7,
-    durationMs: quick ? 1_000 : 2_000,
+    rounds,
+    durationMs: seconds * 1_000,
     warmupMs: quick ? 500 : 1_500,
     log: (line) => console.log(line),
   });
@@ -103,8 +105,7 @@ async function main() {
   for (const c of clients) c.close();
   child.disconnect();
 
-  const at64 = (name) => rows.find((r) => r.name === name && r.concurrency === 64)?.opsPerSec ?? 0;
-  const ratio = (100 * at64('breakwater interceptor')) / at64('raw client');
+  const ratio = 100 * pairedRatio(rows, 'breakwater interceptor', 'raw client', 64);
   writeSection(
     'grpc',
     'gRPC adapter: unary calls per second on loopback',
@@ -116,8 +117,10 @@ Each variant is a proto-loader \`OrderService\` client with its own channel and 
 connection to one grpc-js server in a child process; \`GetOrder\` answers at once. The
 interceptor runs \`policy()\` (defaults: 3 attempts, a retry budget, no deadline); the
 service config has a \`retryPolicy\` (3 attempts, UNAVAILABLE) and \`retryThrottling\`.
-Target: the interceptor keeps at least 95% of the raw client's throughput at 64 in flight;
-this run: ${ratio.toFixed(1)}%. The CPU table counts user + system time of the client
+${rounds} rounds of ${seconds} s per variant, the variants' order rotating from round to round;
+a variant's ratio is the median of its per-round ratios to the raw client. Target: the
+interceptor keeps at least 95% of the raw client's throughput at 64 in flight; this run:
+${ratio.toFixed(1)}%. The CPU table counts user + system time of the client
 process per call, median of ${cpuRounds} interleaved rounds of ${cpuCalls.toLocaleString('en-US')} calls.`,
   );
 }

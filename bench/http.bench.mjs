@@ -4,12 +4,13 @@
 //
 // The server runs in a child process (this file, started with the argument `server`) so
 // that the client process measures the client's cost only. Every variant uses its own
-// Agent with the same settings, against the same server, measured in interleaved rounds.
+// Agent with the same settings, against the same server, measured in rounds whose order
+// rotates (see lib/throughput.mjs).
 import { createServer } from 'node:http';
 import { Agent, interceptors, request } from 'undici';
 import { forkServer, loadBreakwater } from './lib/dist.mjs';
 import { writeSection } from './lib/report.mjs';
-import { compareCpu, compareThroughput, cpuTable, throughputTable } from './lib/throughput.mjs';
+import { compareCpu, compareThroughput, cpuTable, pairedRatio, throughputTable } from './lib/throughput.mjs';
 
 if (process.argv[2] === 'server') {
   const body = Buffer.from('{"ok":true}');
@@ -48,10 +49,12 @@ async function main() {
   ];
 
   const quick = process.env.BENCH_QUICK === '1';
+  const rounds = quick ? 3 : 11;
+  const seconds = quick ? 1 : 1.5;
   const rows = await compareThroughput(variants, {
     concurrencies: [1, 64],
-    rounds: quick ? 3 : 7,
-    durationMs: quick ? 1_000 : 2_000,
+    rounds,
+    durationMs: seconds * 1_000,
     warmupMs: quick ? 500 : 1_500,
     log: (line) => console.log(line),
   });
@@ -67,9 +70,7 @@ async function main() {
   await Promise.all([plain.close(), withBreakwater.close(), withUndiciRetry.close()]);
   child.disconnect();
 
-  const ours = rows.find((r) => r.name === 'breakwater interceptor' && r.concurrency === 64);
-  const base = rows.find((r) => r.name === 'plain Agent' && r.concurrency === 64);
-  const ratio = ours && base ? (100 * ours.opsPerSec) / base.opsPerSec : Number.NaN;
+  const ratio = 100 * pairedRatio(rows, 'breakwater interceptor', 'plain Agent', 64);
   writeSection(
     'http',
     'HTTP adapter: undici.request on loopback',
@@ -79,8 +80,10 @@ Each row: \`undici.request\` of a 11-byte JSON body from a \`node:http\` server 
 process, keep-alive, body read in full. "breakwater interceptor" is
 \`new Agent().compose(httpInterceptor(policy()))\` (default policy: 3 attempts, retry
 budget, no breaker); "undici interceptors.retry" is undici's own retry interceptor with its
-defaults. Medians of ${quick ? 3 : 7} interleaved rounds of ${quick ? 1 : 2} s. Target: breakwater keeps at
-least 95% of the plain Agent's throughput at 64 in flight; this run: ${ratio.toFixed(1)}%.
+defaults. ${rounds} rounds of ${seconds} s per variant, the variants' order rotating from round to
+round; a variant's ratio is the median of its per-round ratios to the plain Agent. Target:
+breakwater keeps at least 95% of the plain Agent's throughput at 64 in flight; this run:
+${ratio.toFixed(1)}%.
 
 Client CPU time per request at 64 in flight (user + system, median of interleaved rounds;
 less sensitive to a busy machine than the throughput above):

@@ -1,8 +1,13 @@
 // Throughput harness for transport benchmarks: how many operations per second complete
 // with `concurrency` operations kept in flight, measured over `durationMs` after a warmup.
-// Variants are measured in interleaved rounds (A B C A B C ...) and the median round is
-// reported, so that drift on a shared 2-core machine (a neighbour, a GC, turbo) spreads
-// over every variant instead of landing on one.
+//
+// On a shared 2-core machine one variant's throughput moves by ±20% between rounds (a
+// neighbour, a GC, the server's scheduling), so comparing two medians taken at different
+// moments is mostly comparing noise. Variants are therefore measured in rounds, every
+// variant once per round, in an order that rotates from round to round (A B C, B C A,
+// C A B, ...), and a variant is compared with its baseline round by round: the reported
+// ratio is the median of the per-round ratios (a paired comparison), next to each
+// variant's median throughput and every round's figure.
 
 /** Runs `op` with `concurrency` in flight for `durationMs`; returns operations per second. */
 export async function measureThroughput(op, { concurrency, durationMs }) {
@@ -54,7 +59,8 @@ export async function compareThroughput(
     }
     const samples = new Map(variants.map((v) => [v.name, []]));
     for (let round = 0; round < rounds; round++) {
-      for (const variant of variants) {
+      for (let i = 0; i < variants.length; i++) {
+        const variant = variants[(i + round) % variants.length];
         const ops = await measureThroughput(variant.op, { concurrency, durationMs });
         samples.get(variant.name).push(ops);
         log(`  c=${concurrency} round ${round + 1}/${rounds} ${variant.name}: ${ops.toFixed(0)}/s`);
@@ -68,17 +74,28 @@ export async function compareThroughput(
   return rows;
 }
 
-/** Formats rows as a markdown table, with each variant's throughput relative to `baseline`. */
+/**
+ * The median over rounds of `name`'s throughput divided by `baseline`'s in the same round,
+ * at `concurrency` (1 = as fast as the baseline).
+ */
+export function pairedRatio(rows, name, baseline, concurrency) {
+  const row = rows.find((r) => r.name === name && r.concurrency === concurrency);
+  const base = rows.find((r) => r.name === baseline && r.concurrency === concurrency);
+  if (row === undefined || base === undefined) return Number.NaN;
+  return median(row.rounds.map((ops, i) => ops / base.rounds[i]));
+}
+
+/** Formats rows as a markdown table, each variant against `baseline` (see pairedRatio). */
 export function throughputTable(rows, baseline) {
   const lines = [
-    `| variant | concurrency | ops/s (median) | vs ${baseline} | rounds (ops/s) |`,
+    `| variant | concurrency | ops/s (median) | vs ${baseline} (median of per-round ratios) | rounds (ops/s) |`,
     '| --- | ---: | ---: | ---: | --- |',
   ];
   for (const row of rows) {
-    const base = rows.find((r) => r.name === baseline && r.concurrency === row.concurrency);
-    const ratio = base ? `${((100 * row.opsPerSec) / base.opsPerSec).toFixed(1)}%` : '';
+    const ratio = pairedRatio(rows, row.name, baseline, row.concurrency);
+    const shown = Number.isNaN(ratio) ? '' : `${(100 * ratio).toFixed(1)}%`;
     lines.push(
-      `| ${row.name} | ${row.concurrency} | ${Math.round(row.opsPerSec).toLocaleString('en-US')} | ${ratio} | ${row.rounds.map((r) => Math.round(r)).join(', ')} |`,
+      `| ${row.name} | ${row.concurrency} | ${Math.round(row.opsPerSec).toLocaleString('en-US')} | ${shown} | ${row.rounds.map((r) => Math.round(r)).join(', ')} |`,
     );
   }
   return lines.join('\n');
@@ -92,7 +109,8 @@ export function throughputTable(rows, baseline) {
 export async function compareCpu(variants, { concurrency, operations, rounds }) {
   const samples = new Map(variants.map((v) => [v.name, []]));
   for (let round = 0; round < rounds; round++) {
-    for (const variant of variants) {
+    for (let i = 0; i < variants.length; i++) {
+      const variant = variants[(i + round) % variants.length];
       let left = operations;
       const before = process.cpuUsage();
       await Promise.all(
