@@ -6,7 +6,13 @@
 // that the client process measures the client's cost only. Every variant has a channel
 // (and an HTTP/2 connection) of its own, with the same options except the one under test,
 // against the same server, measured in rounds whose order rotates (see lib/throughput.mjs).
-import { credentials, loadPackageDefinition, Server, ServerCredentials } from '@grpc/grpc-js';
+import {
+  credentials,
+  InterceptingCall,
+  loadPackageDefinition,
+  Server,
+  ServerCredentials,
+} from '@grpc/grpc-js';
 import { loadSync } from '@grpc/proto-loader';
 import { forkServer, loadBreakwater } from './lib/dist.mjs';
 import { writeSection } from './lib/report.mjs';
@@ -61,11 +67,16 @@ async function main() {
     ...base,
     interceptors: [grpcInterceptor(policy())],
   });
+  // What any interceptor costs in grpc-js: one that passes everything through untouched.
+  const passThrough = new OrderService(address, credentials.createInsecure(), {
+    ...base,
+    interceptors: [(options, nextCall) => new InterceptingCall(nextCall(options))],
+  });
   const native = new OrderService(address, credentials.createInsecure(), {
     ...base,
     'grpc.service_config': JSON.stringify(serviceConfig),
   });
-  const clients = [raw, intercepted, native];
+  const clients = [raw, passThrough, intercepted, native];
   await Promise.all(
     clients.map(
       (c) =>
@@ -82,6 +93,7 @@ async function main() {
     });
   const variants = [
     { name: 'raw client', op: op(raw) },
+    { name: 'pass-through interceptor', op: op(passThrough) },
     { name: 'breakwater interceptor', op: op(intercepted) },
     { name: 'grpc-js service-config retries', op: op(native) },
   ];
@@ -106,6 +118,7 @@ async function main() {
   child.disconnect();
 
   const ratio = 100 * pairedRatio(rows, 'breakwater interceptor', 'raw client', 64);
+  const passRatio = 100 * pairedRatio(rows, 'pass-through interceptor', 'raw client', 64);
   writeSection(
     'grpc',
     'gRPC adapter: unary calls per second on loopback',
@@ -116,11 +129,13 @@ ${cpuTable(cpu, 'client CPU per call (µs, 64 in flight)')}
 Each variant is a proto-loader \`OrderService\` client with its own channel and HTTP/2
 connection to one grpc-js server in a child process; \`GetOrder\` answers at once. The
 interceptor runs \`policy()\` (defaults: 3 attempts, a retry budget, no deadline); the
-service config has a \`retryPolicy\` (3 attempts, UNAVAILABLE) and \`retryThrottling\`.
+service config has a \`retryPolicy\` (3 attempts, UNAVAILABLE) and \`retryThrottling\`. The
+"pass-through interceptor" does nothing (\`new InterceptingCall(nextCall(options))\`): what
+grpc-js's interceptor machinery costs any interceptor.
 ${rounds} rounds of ${seconds} s per variant, the variants' order rotating from round to round;
 a variant's ratio is the median of its per-round ratios to the raw client. Target: the
 interceptor keeps at least 95% of the raw client's throughput at 64 in flight; this run:
-${ratio.toFixed(1)}%. The CPU table counts user + system time of the client
+${ratio.toFixed(1)}% (the pass-through interceptor: ${passRatio.toFixed(1)}%). The CPU table counts user + system time of the client
 process per call, median of ${cpuRounds} interleaved rounds of ${cpuCalls.toLocaleString('en-US')} calls.`,
   );
 }
