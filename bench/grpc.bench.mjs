@@ -99,8 +99,8 @@ async function main() {
   ];
 
   const quick = process.env.BENCH_QUICK === '1';
-  const rounds = quick ? 3 : 11;
-  const seconds = quick ? 1 : 1.5;
+  const rounds = quick ? 5 : 40;
+  const seconds = 0.5;
   const rows = await compareThroughput(variants, {
     concurrencies: [1, 64],
     rounds,

@@ -95,8 +95,8 @@ try {
   ];
 
   const quick = process.env.BENCH_QUICK === '1';
-  const rounds = quick ? 3 : 9;
-  const seconds = quick ? 1 : 1.5;
+  const rounds = quick ? 5 : 40;
+  const seconds = 0.5;
   const rows = await compareThroughput(variants, {
     concurrencies: [1, 64],
     rounds,
