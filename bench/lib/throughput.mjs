@@ -8,9 +8,8 @@
 // C A B, ...), and a variant is compared with its baseline round by round: the reported
 // ratio is the median of the per-round ratios (a paired comparison), next to each
 // variant's median throughput and the middle half of its per-round ratios. Many short
-// rounds (40 of 0.5 s) pair the variants closer in time than a few long ones: on this
-// machine three runs of one gRPC comparison gave 86.6-89.4% that way, where two runs of 11
-// rounds of 1.5 s gave 88.7% and 99.1%.
+// rounds (40 of 0.5 s) pair the variants closer in time than a few long ones: two runs of
+// the gRPC comparison with 11 rounds of 1.5 s gave 88.7% and then 99.1% on this machine.
 
 /** Runs `op` with `concurrency` in flight for `durationMs`; returns operations per second. */
 export async function measureThroughput(op, { concurrency, durationMs }) {
