@@ -16,7 +16,14 @@ import {
 import { loadSync } from '@grpc/proto-loader';
 import { forkServer, loadBreakwater } from './lib/dist.mjs';
 import { writeSection } from './lib/report.mjs';
-import { compareCpu, compareThroughput, cpuTable, pairedRatio, throughputTable } from './lib/throughput.mjs';
+import {
+  compareCpu,
+  compareThroughput,
+  cpuTable,
+  methodText,
+  pairedRatio,
+  throughputTable,
+} from './lib/throughput.mjs';
 
 const PROTO = new URL('../test/fixtures/grpc/orders.proto', import.meta.url).pathname;
 const { OrderService } = loadPackageDefinition(loadSync(PROTO)).orders.v1;
@@ -99,15 +106,7 @@ async function main() {
   ];
 
   const quick = process.env.BENCH_QUICK === '1';
-  const rounds = quick ? 5 : 40;
-  const seconds = 0.5;
-  const rows = await compareThroughput(variants, {
-    concurrencies: [1, 64],
-    rounds,
-    durationMs: seconds * 1_000,
-    warmupMs: quick ? 500 : 1_500,
-    log: (line) => console.log(line),
-  });
+  const rows = await compareThroughput(variants);
   // Client CPU per call: wall-clock throughput on a shared machine moves with the
   // neighbours; CPU time spent in this process per call moves less. Measured in
   // interleaved rounds too, median reported.
@@ -132,9 +131,7 @@ interceptor runs \`policy()\` (defaults: 3 attempts, a retry budget, no deadline
 service config has a \`retryPolicy\` (3 attempts, UNAVAILABLE) and \`retryThrottling\`. The
 "pass-through interceptor" does nothing (\`new InterceptingCall(nextCall(options))\`): what
 grpc-js's interceptor machinery costs any interceptor.
-${rounds} rounds of ${seconds} s per variant, the variants' order rotating from round to round;
-a variant's ratio is the median of its per-round ratios to the raw client. Target: the
-interceptor keeps at least 95% of the raw client's throughput at 64 in flight; this run:
+${methodText('raw client')} Target: the interceptor keeps at least 95% of the raw client's throughput at 64 in flight; this run:
 ${ratio.toFixed(1)}% (the pass-through interceptor: ${passRatio.toFixed(1)}%). The CPU table counts user + system time of the client
 process per call, median of ${cpuRounds} interleaved rounds of ${cpuCalls.toLocaleString('en-US')} calls.`,
   );

@@ -10,7 +10,14 @@ import { createServer } from 'node:http';
 import { Agent, interceptors, request } from 'undici';
 import { forkServer, loadBreakwater } from './lib/dist.mjs';
 import { writeSection } from './lib/report.mjs';
-import { compareCpu, compareThroughput, cpuTable, pairedRatio, throughputTable } from './lib/throughput.mjs';
+import {
+  compareCpu,
+  compareThroughput,
+  cpuTable,
+  methodText,
+  pairedRatio,
+  throughputTable,
+} from './lib/throughput.mjs';
 
 if (process.argv[2] === 'server') {
   const body = Buffer.from('{"ok":true}');
@@ -49,15 +56,7 @@ async function main() {
   ];
 
   const quick = process.env.BENCH_QUICK === '1';
-  const rounds = quick ? 5 : 40;
-  const seconds = 0.5;
-  const rows = await compareThroughput(variants, {
-    concurrencies: [1, 64],
-    rounds,
-    durationMs: seconds * 1_000,
-    warmupMs: quick ? 500 : 1_500,
-    log: (line) => console.log(line),
-  });
+  const rows = await compareThroughput(variants);
 
   // Client CPU per request: less sensitive than throughput to a busy neighbour on a
   // shared machine (it still moves with cache and frequency effects).
@@ -80,9 +79,7 @@ Each row: \`undici.request\` of a 11-byte JSON body from a \`node:http\` server 
 process, keep-alive, body read in full. "breakwater interceptor" is
 \`new Agent().compose(httpInterceptor(policy()))\` (default policy: 3 attempts, retry
 budget, no breaker); "undici interceptors.retry" is undici's own retry interceptor with its
-defaults. ${rounds} rounds of ${seconds} s per variant, the variants' order rotating from round to
-round; a variant's ratio is the median of its per-round ratios to the plain Agent. Target:
-breakwater keeps at least 95% of the plain Agent's throughput at 64 in flight; this run:
+defaults. ${methodText('plain Agent')} Target: breakwater keeps at least 95% of the plain Agent's throughput at 64 in flight; this run:
 ${ratio.toFixed(1)}%.
 
 Client CPU time per request at 64 in flight (user + system, median of interleaved rounds;

@@ -16,7 +16,7 @@ import { connect as connectV3 } from '@nats-io/transport-node';
 import { connect as connectV2 } from 'nats';
 import { loadBreakwater } from './lib/dist.mjs';
 import { writeSection } from './lib/report.mjs';
-import { compareThroughput, pairedRatio, throughputTable } from './lib/throughput.mjs';
+import { compareThroughput, methodText, pairedRatio, throughputTable } from './lib/throughput.mjs';
 
 /** Starts `nats-server -js` on a free loopback port; resolves once it is ready. */
 async function startServer() {
@@ -94,16 +94,7 @@ try {
     { name: 'v3 breakwater publisher', op: () => publisher3.publish('bench.v3.bw', payload) },
   ];
 
-  const quick = process.env.BENCH_QUICK === '1';
-  const rounds = quick ? 5 : 40;
-  const seconds = 0.5;
-  const rows = await compareThroughput(variants, {
-    concurrencies: [1, 64],
-    rounds,
-    durationMs: seconds * 1_000,
-    warmupMs: quick ? 500 : 1_000,
-    log: (line) => console.log(line),
-  });
+  const rows = await compareThroughput(variants);
   await nc2.close();
   await nc3.close();
 
@@ -138,8 +129,7 @@ Each operation publishes a 47-byte payload to a JetStream stream (file storage, 
 \`jetStreamPublisher(js, policy())\` (default policy: 3 attempts, retry budget, no breaker),
 which sends a Nats-Msg-Id on every publish (a new UUID per publish, since the policy may
 retry); "raw js.publish + msgID" shows what that header costs the server by itself.
-${rounds} rounds of ${seconds} s per variant, the variants' order rotating from round to round; a
-variant's ratio is the median of its per-round ratios to the baseline. Target: the publisher
+${methodText('baseline')} Target: the publisher
 keeps at least 95% of raw \`js.publish\` at both concurrencies; this run: ${ratios.join(', ')}.
 Against raw \`js.publish\` with a msgID (the same message on the wire, so what the adapter
 itself costs): ${likeForLike.join(', ')}.`,

@@ -50,9 +50,26 @@ const median = (values) => {
  * `{ name, op }` where `op()` performs one operation. Returns rows
  * `{ name, concurrency, opsPerSec, rounds }`.
  */
+const quick = process.env.BENCH_QUICK === '1';
+/** Rounds per comparison, and their length: BENCH_QUICK=1 makes a short smoke run. */
+export const ROUNDS = quick ? 5 : 40;
+export const ROUND_SECONDS = 0.5;
+
+/** How the transport tables were measured, for a section's text. */
+export function methodText(baseline) {
+  return `${ROUNDS} rounds of ${ROUND_SECONDS} s per variant, the variants' order rotating from
+round to round; a variant's ratio is the median of its per-round ratios to the ${baseline}.`;
+}
+
 export async function compareThroughput(
   variants,
-  { concurrencies = [1, 64], rounds = 5, durationMs = 2_000, warmupMs = 1_000, log = () => {} } = {},
+  {
+    concurrencies = [1, 64],
+    rounds = ROUNDS,
+    durationMs = ROUND_SECONDS * 1_000,
+    warmupMs = quick ? 500 : 1_500,
+    log = (line) => console.log(line),
+  } = {},
 ) {
   const rows = [];
   for (const concurrency of concurrencies) {
