@@ -135,6 +135,31 @@ class Attempt implements AttemptContext, LaneEntry, AbortSubscriber {
     this.#controller?.abort(reason);
   }
 
+  /** Arms the attempt timeout: in the policy's lane, or on a timer of its own out of order. */
+  armTimeout(policy: PolicyRuntime, now: number, timeout: number): void {
+    this.timerAt = now + timeout;
+    if (policy.attemptLane.add(this)) return;
+    // Out of order (the clock stepped back): a timer of its own.
+    this.timerDone = false;
+    this.ownTimer = policy.config.clock.setTimeout(() => {
+      if (!this.timerDone) {
+        this.timerDone = true;
+        this.onTimer();
+      }
+    }, timeout);
+  }
+
+  /** Releases the attempt timeout, if it is still armed. */
+  disarmTimeout(policy: PolicyRuntime): void {
+    if (this.timerDone) return;
+    if (this.ownTimer !== undefined) {
+      this.timerDone = true;
+      policy.config.clock.clearTimeout(this.ownTimer);
+    } else {
+      policy.attemptLane.remove(this);
+    }
+  }
+
   /** A lean first attempt hears its caller's signal (src/abort.ts) until it settles. */
   onCallerAbort(): void {
     this.reject?.(CALLER_ABORT);
@@ -196,20 +221,22 @@ export function executeLean<T>(
 ): Promise<T> {
   const cfg = policy.config;
   const signal = options?.signal;
-  if (cfg.attemptTimeout !== undefined || signal !== undefined) {
-    return executeLeanRacing(policy, fn, options, cfg.attemptTimeout, signal);
-  }
+  // An aborted signal rejects before anything starts: the general path does that.
+  if (signal?.aborted) return new Execution<T>(policy, fn, options).start();
+  const timeout = cfg.attemptTimeout;
   const breaker = cfg.breaker;
+  const now = timeout !== undefined || breaker?.measuresDuration === true ? cfg.clock.now() : 0;
   let permit = -1;
-  let startedAt = 0;
   if (breaker !== undefined) {
     permit = breaker.acquire();
     if (permit < 0) return new Execution<T>(policy, fn, options).start();
-    if (breaker.measuresDuration) startedAt = cfg.clock.now();
   }
   cfg.budget?.onRequest();
-  const attempt = Attempt.lean(policy, options, startedAt, undefined);
+  const attempt = Attempt.lean(policy, options, now, timeout === undefined ? undefined : now + timeout);
   attempt.permit = permit;
+  if (timeout !== undefined || signal !== undefined) {
+    return raceLean(policy, fn, options, attempt, timeout, signal);
+  }
   let result: T | PromiseLike<T>;
   try {
     result = fn(attempt);
@@ -222,56 +249,28 @@ export function executeLean<T>(
     return Promise.resolve(result).then(undefined, onFailure);
   }
   return Promise.resolve(result).then((value) => {
-    if (breaker !== undefined) {
-      const now = breaker.measuresDuration ? cfg.clock.now() : 0;
-      breaker.record(attempt.permit, undefined, false, now - attempt.startedAt);
-    }
-    cfg.budget?.onSuccess();
+    bookLeanSuccess(policy, attempt);
     return value;
   }, onFailure);
 }
 
 /**
- * The lean path when something can stop the first attempt from outside: its attempt
- * timeout (shorter than the policy's deadline, if any, so the deadline cannot come first)
- * or the caller's signal. The attempt races them alone; the deadline is armed, and the
- * {@link Execution} made, only if the attempt fails, times out or is aborted.
+ * A lean first attempt that something can stop from outside: its attempt timeout (shorter
+ * than the policy's deadline, if any, so the deadline cannot come first) or the caller's
+ * signal. The attempt races them alone; the deadline is armed, and the {@link Execution}
+ * made, only if the attempt fails, times out or is aborted.
  */
-function executeLeanRacing<T>(
+function raceLean<T>(
   policy: PolicyRuntime,
   fn: (context: AttemptContext) => T | PromiseLike<T>,
   options: ExecuteOptions | undefined,
+  attempt: Attempt,
   timeout: number | undefined,
   signal: AbortSignal | undefined,
 ): Promise<T> {
-  // An aborted signal rejects before anything starts: the general path does that.
-  if (signal?.aborted) return new Execution<T>(policy, fn, options).start();
-  const cfg = policy.config;
-  const clock = cfg.clock;
-  const breaker = cfg.breaker;
-  const now = timeout !== undefined || breaker?.measuresDuration === true ? clock.now() : 0;
-  let permit = -1;
-  if (breaker !== undefined) {
-    permit = breaker.acquire();
-    if (permit < 0) return new Execution<T>(policy, fn, options).start();
-  }
-  cfg.budget?.onRequest();
-  const attempt = Attempt.lean(policy, options, now, timeout === undefined ? undefined : now + timeout);
-  attempt.permit = permit;
-  if (cfg.deadline !== undefined) attempt.leanDeadline = now + cfg.deadline;
-  if (timeout !== undefined) {
-    attempt.timerAt = now + timeout;
-    if (!policy.attemptLane.add(attempt)) {
-      // Out of order (the clock stepped back): a timer of its own.
-      attempt.timerDone = false;
-      attempt.ownTimer = clock.setTimeout(() => {
-        if (!attempt.timerDone) {
-          attempt.timerDone = true;
-          attempt.onTimer();
-        }
-      }, timeout);
-    }
-  }
+  const deadline = policy.config.deadline;
+  if (deadline !== undefined) attempt.leanDeadline = attempt.startedAt + deadline;
+  if (timeout !== undefined) attempt.armTimeout(policy, attempt.startedAt, timeout);
   // The result, the timeout or the caller's abort (both through attempt.reject), whichever
   // comes first, settles it.
   const promise = new Promise<T>(captureResolve);
@@ -309,17 +308,10 @@ function executeLeanRacing<T>(
   return promise;
 }
 
-/** Books a lean racing first attempt that succeeded: its timer, the breaker, the budget. */
+/** Books a lean first attempt that succeeded: its timer, the breaker, the budget. */
 function bookLeanSuccess(policy: PolicyRuntime, attempt: Attempt): void {
   const cfg = policy.config;
-  if (!attempt.timerDone) {
-    if (attempt.ownTimer !== undefined) {
-      attempt.timerDone = true;
-      cfg.clock.clearTimeout(attempt.ownTimer);
-    } else {
-      policy.attemptLane.remove(attempt);
-    }
-  }
+  attempt.disarmTimeout(policy);
   const breaker = cfg.breaker;
   if (breaker !== undefined) {
     const end = breaker.measuresDuration ? cfg.clock.now() : attempt.startedAt;
@@ -748,19 +740,7 @@ export class Execution<T> implements LaneEntry, AbortSubscriber {
     const attempt = new Attempt(this as Execution<unknown>, number, started, attemptDeadline);
     attempt.permit = permit;
     this.#current = attempt;
-    if (timeout !== undefined) {
-      attempt.timerAt = now + timeout;
-      if (!policy.attemptLane.add(attempt)) {
-        // Out of order (the clock stepped back): a timer of its own.
-        attempt.timerDone = false;
-        attempt.ownTimer = cfg.clock.setTimeout(() => {
-          if (!attempt.timerDone) {
-            attempt.timerDone = true;
-            this.attemptTimedOut(attempt);
-          }
-        }, timeout);
-      }
-    }
+    if (timeout !== undefined) attempt.armTimeout(policy, now, timeout);
     if (emit !== undefined)
       emit({ type: 'attempt-start', policy: cfg.name, at: now, attempt: number, key: this.key });
     return attempt;
@@ -771,14 +751,7 @@ export class Execution<T> implements LaneEntry, AbortSubscriber {
     const policy = this.#policy;
     const cfg = policy.config;
     this.#current = undefined;
-    if (!attempt.timerDone) {
-      if (attempt.ownTimer !== undefined) {
-        attempt.timerDone = true;
-        cfg.clock.clearTimeout(attempt.ownTimer);
-      } else {
-        policy.attemptLane.remove(attempt);
-      }
-    }
+    attempt.disarmTimeout(policy);
     const emit = policy.emit;
     const breaker = this.#breaker;
     const failed = outcome !== 'success';
