@@ -5,7 +5,7 @@
  * be some 200 MB; the measured growth is about zero.
  */
 import { describe, expect, it } from 'vitest';
-import { runFixture } from './child.js';
+import { runFixture } from '../support/child.js';
 
 describe('heap', () => {
   it('stays bounded over 200,000 executions', async () => {

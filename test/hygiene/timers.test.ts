@@ -7,7 +7,7 @@
  * machine.
  */
 import { describe, expect, it } from 'vitest';
-import { runFixture } from './child.js';
+import { runFixture } from '../support/child.js';
 
 describe('timers', () => {
   it('a script of many executions exits on its own once its last call settled', async () => {

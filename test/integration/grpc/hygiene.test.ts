@@ -4,41 +4,12 @@
  * must then exit on its own at once. Behavioural, not speed: the bound only separates
  * "exits by itself" from "held by a 30 s or 60 s timer".
  */
-import { spawn } from 'node:child_process';
-import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
-
-const root = fileURLToPath(new URL('../../..', import.meta.url));
-const script = fileURLToPath(new URL('./hygiene-child.ts', import.meta.url));
+import { runScript } from '../../support/child.js';
 
 describe('gRPC hygiene', () => {
   it('leaves nothing behind: the process exits by itself once its calls settled', async () => {
-    const result = await new Promise<{
-      code: number | null;
-      stdout: string;
-      stderr: string;
-      exitedAt: number;
-    }>((resolve, reject) => {
-      const child = spawn(process.execPath, ['--import', 'tsx', script], {
-        cwd: root,
-        env: { ...process.env, NODE_OPTIONS: '' },
-        stdio: ['ignore', 'pipe', 'pipe'],
-      });
-      let stdout = '';
-      let stderr = '';
-      child.stdout.setEncoding('utf8').on('data', (chunk: string) => {
-        stdout += chunk;
-      });
-      child.stderr.setEncoding('utf8').on('data', (chunk: string) => {
-        stderr += chunk;
-      });
-      const guard = setTimeout(() => child.kill('SIGKILL'), 50_000);
-      child.on('error', reject);
-      child.on('exit', (code) => {
-        clearTimeout(guard);
-        resolve({ code, stdout, stderr, exitedAt: Date.now() });
-      });
-    });
+    const result = await runScript(new URL('./hygiene-child.ts', import.meta.url), [], [], 50_000);
     expect(result.stderr).toBe('');
     expect(result.code).toBe(0);
     const report = JSON.parse(result.stdout) as {

@@ -1,4 +1,4 @@
-/** Runs a fixture script in a child Node process (through tsx, against the sources). */
+/** Runs a script in a child Node process (through tsx, against the sources). */
 import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 
@@ -13,17 +13,18 @@ export interface ChildResult {
 }
 
 const root = fileURLToPath(new URL('../..', import.meta.url));
+const fixtures = new URL('../hygiene/fixtures/', import.meta.url);
 
-/** Spawns `node [nodeArgs] --import tsx fixtures/<name> [args]`; kills it after `guardMs`. */
-export function runFixture(
-  name: string,
+/** Spawns `node [nodeArgs] --import tsx <script> [args]` from the repository root; kills it after `guardMs`. */
+export function runScript(
+  script: string | URL,
   args: string[],
   nodeArgs: string[],
   guardMs: number,
 ): Promise<ChildResult> {
-  const script = fileURLToPath(new URL(`./fixtures/${name}`, import.meta.url));
+  const path = typeof script === 'string' ? script : fileURLToPath(script);
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [...nodeArgs, '--import', 'tsx', script, ...args], {
+    const child = spawn(process.execPath, [...nodeArgs, '--import', 'tsx', path, ...args], {
       cwd: root,
       env: { ...process.env, NODE_OPTIONS: '' },
       stdio: ['ignore', 'pipe', 'pipe'],
@@ -50,4 +51,14 @@ export function runFixture(
       resolve({ code, killed, exitedAt: Date.now(), stdout, stderr });
     });
   });
+}
+
+/** Runs test/hygiene/fixtures/<name> (see {@link runScript}). */
+export function runFixture(
+  name: string,
+  args: string[],
+  nodeArgs: string[],
+  guardMs: number,
+): Promise<ChildResult> {
+  return runScript(new URL(name, fixtures), args, nodeArgs, guardMs);
 }
