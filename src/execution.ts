@@ -353,7 +353,7 @@ export class Execution<T> implements LaneEntry, AbortSubscriber {
   /** The last failed attempt's error (the cause of a later deadline), once `#failed`. */
   #lastError: unknown = undefined;
   #failed = false;
-  /** The deadline is not armed yet: the first attempt's timeout comes first (see #prepare). */
+  /** A lean first attempt handed over a deadline that no timer watches yet (see #adopt). */
   #deadlineDeferred = false;
   // LaneEntry (the deadline)
   timerAt = 0;
@@ -479,7 +479,7 @@ export class Execution<T> implements LaneEntry, AbortSubscriber {
    * the caller's abort, the budget's request count. Throws DeadlineExceededError for a
    * deadline already past.
    */
-  #prepare(now: number, deferDeadline: boolean): void {
+  #prepare(now: number): void {
     const policy = this.#policy;
     const cfg = policy.config;
     this.#startedAt = now;
@@ -493,14 +493,7 @@ export class Execution<T> implements LaneEntry, AbortSubscriber {
         this.#emitDeadline(now);
         throw new DeadlineExceededError(deadline);
       }
-      const timeout = cfg.attemptTimeout;
-      if (deferDeadline && timeout !== undefined && now + timeout < deadline) {
-        // The first attempt's timeout fires before the deadline could: the deadline's
-        // timer is armed only if that attempt fails (most calls never need it).
-        this.#deadlineDeferred = true;
-      } else {
-        this.#armDeadline(deadline, now);
-      }
+      this.#armDeadline(deadline, now);
     }
     const signal = this.#options?.signal;
     if (signal !== undefined) {
@@ -545,7 +538,7 @@ export class Execution<T> implements LaneEntry, AbortSubscriber {
     const now = timed ? cfg.clock.now() : 0;
     let attempt: Attempt;
     try {
-      this.#prepare(now, true);
+      this.#prepare(now);
       attempt = this.#startAttempt(1, now, undefined);
     } catch (rejection) {
       this.#finish();
@@ -617,7 +610,7 @@ export class Execution<T> implements LaneEntry, AbortSubscriber {
     const bulkhead = cfg.bulkhead;
     try {
       if (resume === undefined) {
-        this.#prepare(now, false);
+        this.#prepare(now);
         if (bulkhead !== undefined && !this.#holdsBulkhead) {
           await this.#queueForBulkhead(now);
           this.#throwIfStopped();
