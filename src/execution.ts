@@ -10,7 +10,7 @@
  * @internal
  * @module
  */
-import { type AbortSubscriber, subscribeAbort, unsubscribeAbort } from './abort.js';
+import { type AbortSubscriber, LightSignal, subscribeAbort, unsubscribeAbort } from './abort.js';
 import type { CircuitBreaker, CircuitState } from './breaker/circuit-breaker.js';
 import type { LaneEntry } from './deadline.js';
 import { AttemptTimeoutError, DeadlineExceededError, InvalidOptionsError } from './errors.js';
@@ -234,7 +234,9 @@ export function executeLean<T>(
   cfg.budget?.onRequest();
   const attempt = Attempt.lean(policy, options, now, timeout === undefined ? undefined : now + timeout);
   attempt.permit = permit;
-  if (timeout !== undefined || signal !== undefined) {
+  // An adapter's own signal needs no race: its owner fails the attempt in flight when it
+  // aborts (see LightSignal), and `resume` finds the signal aborted.
+  if (timeout !== undefined || (signal !== undefined && !(signal instanceof LightSignal))) {
     return raceLean(policy, fn, options, attempt, timeout, signal);
   }
   let result: T | PromiseLike<T>;
@@ -386,8 +388,11 @@ export class Execution<T> implements LaneEntry, AbortSubscriber {
 
   /** Takes over a lean first attempt (see {@link executeLean}) that failed with `error`. */
   resume(attempt: Attempt, error: unknown): Promise<T> {
-    this.#adopt(attempt);
     const signal = this.#options?.signal;
+    // A lean attempt that did not race its signal (an adapter's LightSignal) failed because
+    // the caller aborted: book it as aborted, as a race would have.
+    if (signal?.aborted === true) return this.resumeAborted(attempt);
+    this.#adopt(attempt);
     if (signal !== undefined) {
       subscribeAbort(signal, this);
       this.#subscribed = true;

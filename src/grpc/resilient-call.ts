@@ -333,8 +333,13 @@ export class ResilientCall implements ChildCall, AttemptOwner {
       return;
     }
     // Stops the operation wherever it is (an attempt, a backoff wait, a bulkhead queue);
-    // #failed then cancels the attempt in flight and reports the status.
-    this.#signal.abort(new CallCancelledError(code, details));
+    // #failed then cancels the attempt in flight and reports the status. The attempt in
+    // flight fails with the same reason, as the LightSignal contract asks (a lean first
+    // attempt does not listen to the signal).
+    const reason = new CallCancelledError(code, details);
+    this.#signal.abort(reason);
+    const run = this.#run;
+    if (run !== undefined && !run.ended && !run.abandoned) run.reject(reason);
   }
 
   getPeer(): string {

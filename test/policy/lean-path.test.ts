@@ -7,6 +7,7 @@
 
 import { getEventListeners } from 'node:events';
 import { describe, expect, it } from 'vitest';
+import { LightSignal } from '../../src/abort.js';
 import {
   type AttemptContext,
   AttemptTimeoutError,
@@ -351,6 +352,61 @@ describe('lean first attempt with a caller signal', () => {
       { signal: controller.signal },
     );
     await expect(call).rejects.toBe(reason);
+  });
+});
+
+describe('lean first attempt with an adapter’s own signal', () => {
+  // An adapter's LightSignal is not raced: its owner fails the attempt when it aborts it.
+  it('books the attempt as aborted when the owner aborts and fails it, and rejects with the reason', async () => {
+    const clock = new ManualClock();
+    const p = policy({
+      clock,
+      retry: { maxAttempts: 3, backoff: backoff.constant(50), budget: false },
+      circuitBreaker: circuitBreaker({ clock, consecutiveFailures: 1 }),
+    });
+    const signal = new LightSignal();
+    let failAttempt: ((reason: unknown) => void) | undefined;
+    let attemptSignal: AbortSignal | undefined;
+    let calls = 0;
+    const call = clock.watch(
+      p.execute(
+        (ctx) => {
+          calls++;
+          attemptSignal = ctx.signal;
+          return new Promise<string>((_, reject) => {
+            failAttempt = reject;
+          });
+        },
+        { signal: signal.asAbortSignal() },
+      ),
+    );
+    await flushMicrotasks();
+    expect(signal.subscriber).toBeUndefined(); // not raced
+    const reason = new Error('caller cancelled');
+    signal.abort(reason);
+    failAttempt?.(reason);
+    await flushMicrotasks();
+    expect(call.settled).toMatchObject({ status: 'rejected', reason });
+    expect(calls).toBe(1);
+    expect(clock.pending).toBe(0);
+    expect(attemptSignal?.aborted).toBe(true);
+    expect(p.config.breaker?.current).toBe('closed');
+    await expect(p.execute(async () => 'next')).resolves.toBe('next');
+  });
+
+  it('hands the signal over when the first attempt fails: an abort during the backoff wait settles at once', async () => {
+    const clock = new ManualClock();
+    const p = policy({ clock, retry: { maxAttempts: 3, backoff: backoff.constant(50), budget: false } });
+    const signal = new LightSignal();
+    const call = clock.watch(
+      p.execute(async () => Promise.reject(transient()), { signal: signal.asAbortSignal() }),
+    );
+    await flushMicrotasks();
+    expect(signal.subscriber).toBeDefined();
+    signal.abort(new Error('gave up'));
+    await flushMicrotasks();
+    expect(call.settled).toMatchObject({ status: 'rejected', reason: new Error('gave up') });
+    expect(clock.pending).toBe(0);
   });
 });
 

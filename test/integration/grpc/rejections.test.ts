@@ -203,6 +203,27 @@ describe('rejections and cancellation', () => {
       expect(breaker.state).toBe('closed');
     });
 
+    it('cancels a first attempt on the lean path (no listener, no timeout) the same way', async () => {
+      // With no listener and no timer the first attempt runs without an operation state,
+      // and nothing in the core listens to the call's signal: the cancel must reach it.
+      server.script(GET_ORDER, { kind: 'hang' }, { kind: 'hang' });
+      const breaker = circuitBreaker({ consecutiveFailures: 1, openDuration: 60_000 });
+      const c = client(policy({ circuitBreaker: breaker }));
+      const call = getOrder(c);
+      const [seen] = await server.waitForCalls(GET_ORDER, 1);
+      call.cancel();
+      const { error } = await call.outcome;
+      expect(error?.code).toBe(status.CANCELLED);
+      expect(error?.details).toBe('Cancelled on client');
+      await seen?.cancelled;
+      expect(breaker.state).toBe('closed');
+      expect(server.seen(GET_ORDER)).toHaveLength(1);
+      // The breaker lent its permit back: the next call goes through.
+      const next = getOrder(c, 'next');
+      await server.waitForCalls(GET_ORDER, 2);
+      next.cancel();
+      expect((await next.outcome).error?.code).toBe(status.CANCELLED);
+    });
     it('takes a call out of the bulkhead queue; it never reaches the server', async () => {
       server.script(GET_ORDER, { kind: 'hang' });
       const c = client(policy({ bulkhead: bulkhead({ maxConcurrent: 1, maxQueue: 1 }) }));

@@ -264,20 +264,27 @@ describe('httpInterceptor under real faults', () => {
       expect(breaker.state).toBe('closed');
     });
 
-    it('aborts the attempt in flight', async () => {
+    it('aborts the attempt in flight, which does not count against the breaker', async () => {
+      // No listener and no timer: the first attempt runs on the lean path, where nothing in
+      // the core listens to the caller's abort; the interceptor must fail the attempt.
       const closed = new Promise<void>((resolve) => {
         server.handler = (req) => {
           req.socket.once('close', () => resolve());
         };
       });
+      const breaker = circuitBreaker({ consecutiveFailures: 1, openDuration: 60_000 });
       const controller = new AbortController();
-      const pending = request(server.url('/'), { signal: controller.signal, dispatcher: agent() });
+      const pending = request(server.url('/'), {
+        signal: controller.signal,
+        dispatcher: agent({ circuitBreaker: breaker }),
+      });
       await server.waitForRequests(1);
       controller.abort();
       const error = await pending.catch((e: unknown) => e);
       expect((error as Error).name).toBe('AbortError');
       await closed;
       expect(server.requests).toHaveLength(1);
+      expect(breaker.state).toBe('closed');
     });
   });
 
