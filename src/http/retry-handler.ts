@@ -124,7 +124,15 @@ export abstract class HttpCall implements AttemptOwner {
     const options: ExecuteOptions = {
       signal: this.signal.asAbortSignal(),
       retryOn: this.retryOn,
-      key: settings?.key ?? (typeof origin === 'string' ? origin : origin?.origin),
+      // The origin keys a keyed breaker; without one nothing needs it, and reading a URL's
+      // origin builds a new string on every request.
+      key:
+        settings?.key ??
+        (this.policy.config.keyedBreaker === undefined
+          ? undefined
+          : typeof origin === 'string'
+            ? origin
+            : origin?.origin),
       deadline: settings?.deadline,
       idempotencyKey: settings?.idempotencyKey,
     };
