@@ -134,11 +134,19 @@ export class ResilientCall implements ChildCall, AttemptOwner {
     // the attempt timeout (time to the first message) is enforced here.
     const deadline = plan.streamingResponse ? context.deadline : context.attemptDeadline;
     let options = this.#options;
-    if (this.#parent !== undefined) {
-      const { parent: _parent, propagate_flags: _flags, ...rest } = options;
-      options = { ...rest, deadline: deadline ?? Number.POSITIVE_INFINITY };
-    } else if (deadline !== undefined) {
-      options = { ...options, deadline };
+    if (this.#parent !== undefined || deadline !== undefined) {
+      // Copied with Object.assign, not a spread: V8 spreads grpc-js's options object (itself
+      // made by Object.assign) into a slow copy that slows down the rest of the call (the
+      // "full policy" row of `npm run bench -- overhead`).
+      const copy: InterceptorOptions = Object.assign({}, options);
+      if (this.#parent !== undefined) {
+        // The parent's deadline and cancellation were taken over in start(). Set to
+        // undefined rather than deleted: a delete would make the copy slow again.
+        (copy as { parent?: unknown }).parent = undefined;
+        (copy as { propagate_flags?: unknown }).propagate_flags = undefined;
+      }
+      copy.deadline = deadline ?? Number.POSITIVE_INFINITY;
+      options = copy;
     }
     const child = this.#next(options);
     run.child = child;
