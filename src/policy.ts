@@ -16,7 +16,7 @@ import { isBulkhead } from './bulkhead.js';
 import { systemClock } from './clock.js';
 import { TimerLane } from './deadline.js';
 import type { BreakwaterEvent, EventListener } from './events.js';
-import { Execution, executeLean, isLeanOptions as leanOptions, rejectSoon } from './execution.js';
+import { Execution, executeLean, isLeanOptions, rejectSoon } from './execution.js';
 import { newIdempotencyKey } from './idempotency.js';
 import { type Backoff, custom, exponential, isBackoff } from './retry/backoff.js';
 import { isRetryBudget, type RetryBudget, retryBudget } from './retry/budget.js';
@@ -194,7 +194,7 @@ export class PolicyImpl implements Policy, PolicyRuntime {
       this.#lean &&
       typeof fn === 'function' &&
       (breaker === undefined || breaker.current === 'closed') &&
-      (options === undefined || leanOptions(options))
+      (options === undefined || isLeanOptions(options))
     ) {
       return executeLean(this, fn, options);
     }

@@ -28,14 +28,10 @@ const TARGET = Symbol.for('breakwater.grpc.target');
  * const west = new Client('orders-west:50051', credentials.createInsecure(), options);
  * ```
  */
-export const tagChannelTarget: CallInvocationTransformer = (properties) => {
-  // Object.assign, not spreads: V8 makes slow copies of objects built by Object.assign.
-  const callOptions: CallOptions = Object.assign({}, properties.callOptions);
-  (callOptions as { [TARGET]?: string })[TARGET] = properties.channel.getTarget();
-  const tagged = Object.assign({}, properties);
-  tagged.callOptions = callOptions;
-  return tagged;
-};
+export const tagChannelTarget: CallInvocationTransformer = (properties) => ({
+  ...properties,
+  callOptions: { ...properties.callOptions, [TARGET]: properties.channel.getTarget() },
+});
 
 /** The target {@link tagChannelTarget} recorded in `options`, if any. */
 export function taggedTarget(options: CallOptions): string | undefined {

@@ -290,7 +290,7 @@ class FetchCall {
     ) {
       return init;
     }
-    const out: RequestInit = Object.assign({}, init);
+    const out: RequestInit = { ...init };
     if (signal !== undefined) out.signal = signal;
     if (this.#body !== undefined) out.body = this.#body as NonNullable<RequestInit['body']>;
     if (this.#keyHeader !== undefined || sendDeadline) {

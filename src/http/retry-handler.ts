@@ -310,14 +310,7 @@ export abstract class HttpCall implements AttemptOwner {
     }
     const headers = this.opts.headers as RequestHeaders;
     const withExtra = extra.length === 0 ? headers : addHeaders(headers, extra);
-    // Object.assign, not a spread: V8 can make a slow (dictionary) copy of undici's options.
-    const copy: { -readonly [K in keyof DispatchOptionsLike]: DispatchOptionsLike[K] } = Object.assign(
-      {},
-      this.opts,
-    );
-    copy.headers = withExtra;
-    copy.body = this.#body;
-    return copy;
+    return { ...this.opts, headers: withExtra, body: this.#body };
   }
 
   #bodyReplayable(): boolean {
