@@ -26,6 +26,7 @@ import { loadSync } from '@grpc/proto-loader';
 import { Dispatcher, interceptors, request } from 'undici';
 import { loadBreakwater } from './lib/dist.mjs';
 import { writeSection } from './lib/report.mjs';
+import { compareCpu, cpuTable } from './lib/throughput.mjs';
 
 const quick = process.env.BENCH_QUICK === '1';
 const ROUNDS = quick ? 3 : 15;
@@ -207,44 +208,12 @@ const natsVariants = [
 ];
 
 // Measurement -----------------------------------------------------------------------------
-const median = (values) => {
-  const sorted = [...values].sort((a, b) => a - b);
-  const mid = sorted.length >> 1;
-  return sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
-};
-
-async function cpuPerOperation(op, operations) {
-  let left = operations;
-  const before = process.cpuUsage();
-  await Promise.all(
-    Array.from({ length: CONCURRENCY }, async () => {
-      while (left-- > 0) await op();
-    }),
-  );
-  const used = process.cpuUsage(before);
-  return (used.user + used.system) / operations;
-}
-
 async function compare(title, variants) {
-  for (const v of variants) await cpuPerOperation(v.op, OPERATIONS); // warm up, and check it works
-  const samples = new Map(variants.map((v) => [v.name, []]));
-  for (let round = 0; round < ROUNDS; round++) {
-    for (let i = 0; i < variants.length; i++) {
-      const v = variants[(i + round) % variants.length];
-      samples.get(v.name).push(await cpuPerOperation(v.op, OPERATIONS));
-    }
-  }
-  const rows = variants.map((v) => ({ name: v.name, us: median(samples.get(v.name)) }));
-  const base = rows[0].us;
+  const options = { concurrency: CONCURRENCY, operations: OPERATIONS };
+  await compareCpu(variants, { ...options, rounds: 1 }); // warm up, and check it works
+  const rows = await compareCpu(variants, { ...options, rounds: ROUNDS });
   console.log(`${title}: ${rows.map((r) => `${r.name} ${r.us.toFixed(2)} µs`).join(', ')}`);
-  return [
-    `| ${title} | CPU µs per call | vs ${rows[0].name} |`,
-    '| --- | ---: | ---: |',
-    ...rows.map((r) => {
-      const delta = r.us - base;
-      return `| ${r.name} | ${r.us.toFixed(2)} | ${delta >= 0 ? '+' : ''}${delta.toFixed(2)} µs |`;
-    }),
-  ].join('\n');
+  return cpuTable(rows, `${title}: CPU µs per call`, 2);
 }
 
 const grpcTable = await compare('gRPC unary call', grpcVariants);

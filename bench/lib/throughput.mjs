@@ -158,13 +158,15 @@ export async function compareCpu(variants, { concurrency, operations, rounds }) 
   return variants.map((v) => ({ name: v.name, us: median(samples.get(v.name)) }));
 }
 
-/** Formats `compareCpu` rows as a markdown table against the first row. */
-export function cpuTable(rows, label) {
+/** Formats `compareCpu` rows as a markdown table against the first row, `digits` decimals. */
+export function cpuTable(rows, label, digits = 1) {
   const base = rows[0]?.us ?? Number.NaN;
   const lines = [`| variant | ${label} | vs ${rows[0]?.name} |`, '| --- | ---: | ---: |'];
   for (const row of rows) {
     const delta = row.us - base;
-    lines.push(`| ${row.name} | ${row.us.toFixed(1)} | ${delta >= 0 ? '+' : ''}${delta.toFixed(1)} µs |`);
+    lines.push(
+      `| ${row.name} | ${row.us.toFixed(digits)} | ${delta >= 0 ? '+' : ''}${delta.toFixed(digits)} µs |`,
+    );
   }
   return lines.join('\n');
 }
