@@ -31,6 +31,11 @@ class Attempt implements AttemptContext, LaneEntry, AbortSubscriber {
   #leanOptions: ExecuteOptions | undefined = undefined;
   /** The idempotency key a lean first attempt generated (the Execution adopts it). */
   leanKey: string | undefined = undefined;
+  /** An owned lean first attempt's operation (see {@link executeOwned}), until it ends. */
+  #owner: OwnedOperation<unknown> | undefined = undefined;
+  /** An owned attempt on the general path: the promise the execution awaits. */
+  #resolveOwned: ((value: unknown) => void) | undefined = undefined;
+  #rejectOwned: ((reason: unknown) => void) | undefined = undefined;
   /** A lean first attempt's operation deadline (the policy's), which no timer watches yet. */
   leanDeadline: number | undefined = undefined;
   readonly attempt: number;
@@ -73,6 +78,68 @@ class Attempt implements AttemptContext, LaneEntry, AbortSubscriber {
     attempt.#lean = policy;
     attempt.#leanOptions = options;
     return attempt;
+  }
+
+  /** An owned lean first attempt (see {@link executeOwned}). */
+  static owned(
+    policy: PolicyRuntime,
+    options: ExecuteOptions | undefined,
+    startedAt: number,
+    owner: OwnedOperation<unknown>,
+  ): Attempt {
+    const attempt = Attempt.lean(policy, options, startedAt, undefined);
+    attempt.#owner = owner;
+    return attempt;
+  }
+
+  /** An owned attempt on the general path settles the promise `execute` awaits. */
+  static bindOwned(
+    attempt: Attempt,
+    resolve: (value: unknown) => void,
+    reject: (reason: unknown) => void,
+  ): void {
+    attempt.#resolveOwned = resolve;
+    attempt.#rejectOwned = reject;
+  }
+
+  /**
+   * Reports an owned attempt's success (see {@link attemptSucceeded}). The first report
+   * wins: it clears what a later one would reach.
+   */
+  static succeeded(attempt: Attempt, value: unknown): void {
+    const owner = attempt.#owner;
+    if (owner !== undefined) {
+      attempt.#owner = undefined;
+      bookLeanSuccess(attempt.#lean as PolicyRuntime, attempt);
+      owner.succeeded(value);
+      return;
+    }
+    const resolve = attempt.#resolveOwned;
+    attempt.#resolveOwned = undefined;
+    attempt.#rejectOwned = undefined;
+    resolve?.(value);
+  }
+
+  /** Reports an owned attempt's failure (see {@link attemptFailed}). */
+  static failed(attempt: Attempt, error: unknown): void {
+    const owner = attempt.#owner;
+    if (owner !== undefined) {
+      // A lean first attempt failed: an Execution takes the operation over from here.
+      attempt.#owner = undefined;
+      const policy = attempt.#lean as PolicyRuntime;
+      const options = attempt.#leanOptions;
+      settleOwned(new Execution(policy, ownedAttempts(owner), options).resume(attempt, error), owner);
+      return;
+    }
+    const reject = attempt.#rejectOwned;
+    attempt.#resolveOwned = undefined;
+    attempt.#rejectOwned = undefined;
+    reject?.(error);
+  }
+
+  /** Whether an owned attempt has yet to report its end. */
+  static unreported(attempt: Attempt): boolean {
+    return attempt.#owner !== undefined || attempt.#rejectOwned !== undefined;
   }
 
   /** The operation of a lean first attempt that failed takes it over. */
@@ -320,6 +387,129 @@ function bookLeanSuccess(policy: PolicyRuntime, attempt: Attempt): void {
     breaker.record(attempt.permit, undefined, false, end - attempt.startedAt);
   }
   cfg.budget?.onSuccess();
+}
+
+/**
+ * @internal An operation run with callbacks instead of promises: how the transport
+ * adapters run their calls. On an adapter's success path every promise and closure lives
+ * as long as the call (milliseconds, across garbage collections) and costs more there
+ * than its allocation; with this protocol a lean first attempt that succeeds makes
+ * neither. A failed first attempt, and every other path, runs through an
+ * {@link Execution} as `execute` does, with the same semantics.
+ */
+export interface OwnedOperation<T> {
+  /**
+   * Starts an attempt. It ends with exactly one call of {@link attemptSucceeded} or
+   * {@link attemptFailed} with `context` (later ones are ignored); throwing fails it.
+   */
+  startAttempt(context: AttemptContext): void;
+  /** The operation succeeded, booked already (breaker, budget, timers). */
+  succeeded(value: T): void;
+  /** The operation failed: `execute` would have rejected with `error`. */
+  failed(error: unknown): void;
+}
+
+/**
+ * Settlers of owned attempts run by a policy of another copy of this module (see
+ * {@link ownedAttempts}); our own attempts carry theirs.
+ */
+const foreignAttempts = new WeakMap<object, [(value: unknown) => void, (reason: unknown) => void]>();
+
+/** @internal Reports that the owned attempt `context` succeeded with `value`. */
+export function attemptSucceeded(context: AttemptContext, value?: unknown): void {
+  if (context instanceof Attempt) {
+    Attempt.succeeded(context, value);
+    return;
+  }
+  const settlers = foreignAttempts.get(context);
+  foreignAttempts.delete(context);
+  settlers?.[0](value);
+}
+
+/** @internal Reports that the owned attempt `context` failed with `error`. */
+export function attemptFailed(context: AttemptContext, error: unknown): void {
+  if (context instanceof Attempt) {
+    Attempt.failed(context, error);
+    return;
+  }
+  const settlers = foreignAttempts.get(context);
+  foreignAttempts.delete(context);
+  settlers?.[1](error);
+}
+
+/** `execute`'s function for an owned operation: each attempt's promise settles on its report. */
+export function ownedAttempts<T>(owner: OwnedOperation<T>): (context: AttemptContext) => Promise<T> {
+  return (context) => {
+    let resolve: (value: unknown) => void = noop;
+    let reject: (reason: unknown) => void = noop;
+    const promise = new Promise<T>((res, rej) => {
+      resolve = res as (value: unknown) => void;
+      reject = rej;
+    });
+    if (context instanceof Attempt) Attempt.bindOwned(context, resolve, reject);
+    else foreignAttempts.set(context, [resolve, reject]);
+    try {
+      owner.startAttempt(context);
+    } catch (error) {
+      if (context instanceof Attempt ? Attempt.unreported(context) : foreignAttempts.has(context)) {
+        attemptFailed(context, error);
+      } else {
+        // Thrown after the attempt had reported (by code it called back): not the
+        // attempt's failure, and not ours to swallow.
+        queueMicrotask(() => {
+          throw error;
+        });
+      }
+    }
+    return promise;
+  };
+}
+
+const noop = (): void => {};
+
+/** Hands an operation's outcome to its owner. */
+export function settleOwned<T>(outcome: Promise<T>, owner: OwnedOperation<T>): void {
+  outcome.then(
+    (value) => owner.succeeded(value),
+    (error: unknown) => owner.failed(error),
+  );
+}
+
+/**
+ * The lean path for an owned operation (see {@link OwnedOperation}), under the
+ * conditions of {@link executeLean} and with nothing to race: no attempt timeout, and no
+ * signal but an adapter's own {@link LightSignal} (which fails the attempt in flight when
+ * it aborts). The caller has checked them.
+ *
+ * @internal
+ */
+export function executeOwned<T>(
+  policy: PolicyRuntime,
+  owner: OwnedOperation<T>,
+  options: ExecuteOptions | undefined,
+): void {
+  const cfg = policy.config;
+  const breaker = cfg.breaker;
+  const now = breaker?.measuresDuration === true ? cfg.clock.now() : 0;
+  let permit = -1;
+  if (breaker !== undefined) {
+    permit = breaker.acquire();
+    if (permit < 0) {
+      settleOwned(new Execution<T>(policy, ownedAttempts(owner), options).start(), owner);
+      return;
+    }
+  }
+  cfg.budget?.onRequest();
+  const attempt = Attempt.owned(policy, options, now, owner as OwnedOperation<unknown>);
+  attempt.permit = permit;
+  try {
+    owner.startAttempt(attempt);
+  } catch (error) {
+    // Thrown after the attempt had reported (by code it called back): not the attempt's
+    // failure, and not ours to swallow.
+    if (!Attempt.unreported(attempt)) throw error;
+    Attempt.failed(attempt, error);
+  }
 }
 
 /**

@@ -10,13 +10,24 @@
  *
  * @module
  */
+
+import { LightSignal } from './abort.js';
 import { type CircuitBreaker, reportListenerError } from './breaker/circuit-breaker.js';
 import { isKeyedCircuitBreaker, type KeyedCircuitBreaker } from './breaker/keyed.js';
 import { isBulkhead } from './bulkhead.js';
 import { systemClock } from './clock.js';
 import { TimerLane } from './deadline.js';
 import type { BreakwaterEvent, EventListener } from './events.js';
-import { Execution, executeLean, isLeanOptions, rejectSoon } from './execution.js';
+import {
+  Execution,
+  executeLean,
+  executeOwned,
+  isLeanOptions,
+  type OwnedOperation,
+  ownedAttempts,
+  rejectSoon,
+  settleOwned,
+} from './execution.js';
 import { newIdempotencyKey } from './idempotency.js';
 import { type Backoff, custom, exponential, isBackoff } from './retry/backoff.js';
 import { isRetryBudget, type RetryBudget, retryBudget } from './retry/budget.js';
@@ -215,6 +226,24 @@ export class PolicyImpl implements Policy, PolicyRuntime {
     return new Execution<T>(this, fn, options).start();
   }
 
+  /** `execute` for an adapter's owned operation (see {@link runOwned}). */
+  runOwned<T>(owner: OwnedOperation<T>, options: ExecuteOptions | undefined): void {
+    const cfg = this.config;
+    const breaker = cfg.breaker;
+    const signal = options?.signal;
+    if (
+      this.#lean &&
+      cfg.attemptTimeout === undefined &&
+      (breaker === undefined || breaker.current === 'closed') &&
+      (signal === undefined || (signal instanceof LightSignal && !signal.aborted)) &&
+      (options === undefined || isLeanOptions(options))
+    ) {
+      executeOwned(this, owner, options);
+      return;
+    }
+    settleOwned(this.execute(ownedAttempts(owner), options), owner);
+  }
+
   onEvent(listener: EventListener): () => void {
     if (typeof listener !== 'function') invalid('onEvent(listener)', 'a function', listener);
     this.#listeners = [...this.#listeners, listener];
@@ -264,6 +293,16 @@ export class PolicyImpl implements Policy, PolicyRuntime {
     if (o.onEvent === undefined) for (const l of this.#listeners) next.onEvent(l);
     return next;
   }
+}
+
+/**
+ * @internal Runs an adapter's operation through `policy` as `execute` would, reporting
+ * with callbacks instead of promises (see `OwnedOperation`). A policy made by another
+ * copy of breakwater runs it through its `execute`.
+ */
+export function runOwned<T>(policy: Policy, owner: OwnedOperation<T>, options?: ExecuteOptions): void {
+  if (policy instanceof PolicyImpl) policy.runOwned(owner, options);
+  else settleOwned(policy.execute(ownedAttempts(owner), options), owner);
 }
 
 /**

@@ -6,6 +6,7 @@
  * @module
  */
 import type { InterceptingListener, Metadata, NextCall, StatusObject } from '@grpc/grpc-js';
+import { attemptFailed, attemptSucceeded } from '../execution.js';
 import type { AttemptContext } from '../index.js';
 
 /** What `nextCall` returns: the rest of the chain for one attempt. */
@@ -18,26 +19,10 @@ export interface AttemptOwner {
   attemptStatus(run: AttemptRun, status: StatusObject): void;
 }
 
-/**
- * A promise's resolving functions, taken by one shared executor rather than a closure per
- * attempt (the executor runs synchronously inside `new Promise`).
- */
-const captured: { resolve: (value: undefined) => void; reject: (reason: unknown) => void } = {
-  resolve: () => {},
-  reject: () => {},
-};
-function capture(resolve: (value: undefined) => void, reject: (reason: unknown) => void): void {
-  captured.resolve = resolve;
-  captured.reject = reject;
-}
-
-/** One attempt: the listener of its child call, and the promise the policy awaits. */
+/** One attempt: the listener of its child call, reporting its end to the policy. */
 export class AttemptRun implements InterceptingListener {
   readonly #owner: AttemptOwner;
   readonly context: AttemptContext;
-  readonly promise: Promise<undefined>;
-  readonly resolve: (value: undefined) => void;
-  readonly reject: (reason: unknown) => void;
   child: ChildCall | undefined = undefined;
   /** Response headers, held until the call commits. */
   metadata: Metadata | undefined = undefined;
@@ -53,7 +38,7 @@ export class AttemptRun implements InterceptingListener {
   ended = false;
   /** Breakwater gave up on this attempt (it timed out, or the operation stopped). */
   abandoned = false;
-  /** The attempt's promise resolved at the commit point. */
+  /** The attempt was reported a success at the commit point. */
   settled = false;
   /** Listener on the attempt's signal (server streaming with an attempt timeout). */
   onAbort: (() => void) | undefined = undefined;
@@ -61,9 +46,16 @@ export class AttemptRun implements InterceptingListener {
   constructor(owner: AttemptOwner, context: AttemptContext) {
     this.#owner = owner;
     this.context = context;
-    this.promise = new Promise<undefined>(capture);
-    this.resolve = captured.resolve;
-    this.reject = captured.reject;
+  }
+
+  /** The attempt succeeded (the call committed); the policy books it. */
+  resolve(): void {
+    attemptSucceeded(this.context);
+  }
+
+  /** The attempt failed with `reason`; the policy decides what comes next. */
+  reject(reason: unknown): void {
+    attemptFailed(this.context, reason);
   }
 
   onReceiveMetadata(metadata: Metadata): void {

@@ -25,7 +25,9 @@ import {
 } from '@grpc/grpc-js';
 import { LightSignal } from '../abort.js';
 import { earliest } from '../deadline.js';
+import type { OwnedOperation } from '../execution.js';
 import { type AttemptContext, AttemptTimeoutError, DeadlineExceededError } from '../index.js';
+import { runOwned } from '../policy.js';
 import { type AttemptOwner, AttemptRun, type ChildCall } from './attempt.js';
 import type { MethodPlan } from './methods.js';
 import { deadlineMs } from './propagation.js';
@@ -42,7 +44,7 @@ export const PREVIOUS_ATTEMPTS = 'grpc-previous-rpc-attempts';
 const DEADLINE_SLACK_MS = 5;
 
 /** @internal */
-export class ResilientCall implements ChildCall, AttemptOwner {
+export class ResilientCall implements ChildCall, AttemptOwner, OwnedOperation<undefined> {
   readonly #plan: MethodPlan;
   readonly #options: InterceptorOptions;
   readonly #next: NextCall;
@@ -100,19 +102,19 @@ export class ResilientCall implements ChildCall, AttemptOwner {
     }
     const own = metadata.get(IDEMPOTENCY_KEY)[0];
     const plan = this.#plan;
-    plan.policy
-      .execute(this.#attempt, {
-        signal: this.#signal.asAbortSignal(),
-        deadline,
-        idempotencyKey: typeof own === 'string' && own.length > 0 ? own : undefined,
-        key: plan.key(options),
-        retryOn: plan.retryOn,
-      })
-      .then(this.#succeeded, this.#failed);
+    // The call is the operation's owner (succeeded, failed, startAttempt below): no
+    // promise or closure per call on the success path.
+    runOwned(plan.policy, this, {
+      signal: this.#signal.asAbortSignal(),
+      deadline,
+      idempotencyKey: typeof own === 'string' && own.length > 0 ? own : undefined,
+      key: plan.key(options),
+      retryOn: plan.retryOn,
+    });
   }
 
   /** Starts one attempt: a new call down the chain, with the request replayed. */
-  readonly #attempt = (context: AttemptContext): Promise<undefined> => {
+  startAttempt(context: AttemptContext): void {
     const previous = this.#run;
     if (previous !== undefined && !previous.ended) this.#abandon(previous, 'breakwater: attempt abandoned');
     const run = new AttemptRun(this, context);
@@ -170,8 +172,7 @@ export class ResilientCall implements ChildCall, AttemptOwner {
     }
     if (this.#halfClosed) child.halfClose();
     if (this.#readStarted) child.startRead();
-    return run.promise;
-  };
+  }
 
   /**
    * The operation succeeded, and the policy has booked it (breaker, budget, bulkhead slot
@@ -179,14 +180,14 @@ export class ResilientCall implements ChildCall, AttemptOwner {
    * finds the slot free and the breaker up to date. A stream committed at its first
    * message was handed over already.
    */
-  readonly #succeeded = (): void => {
+  succeeded(): void {
     const run = this.#run;
     if (this.#done || run === undefined || run.final === undefined) return;
     this.#deliver(run, run.final);
-  };
+  }
 
   /** The operation failed: report the last attempt's status, or breakwater's reason. */
-  readonly #failed = (error: unknown): void => {
+  failed(error: unknown): void {
     if (this.#done) return;
     const run = this.#run;
     if (run !== undefined && run.status !== undefined && error === run.error) {
@@ -197,7 +198,7 @@ export class ResilientCall implements ChildCall, AttemptOwner {
     if (run !== undefined && !run.ended) this.#abandon(run, status.details, status.code);
     if (!this.#plan.streamingResponse) this.#listener?.onReceiveMessage(null);
     this.#finish(status);
-  };
+  }
 
   /** Cancels an attempt's call; whatever it reports later is ignored. */
   #abandon(run: AttemptRun, details: string, code: number = Status.CANCELLED): void {
@@ -254,7 +255,7 @@ export class ResilientCall implements ChildCall, AttemptOwner {
       } else if (this.#committed) {
         // A client-streaming or bidi call ends well; #succeeded reports it.
         run.final = status;
-        run.resolve(undefined);
+        run.resolve();
       } else if (!this.#givenUp(run)) {
         run.final = status;
         this.#commit(run);
@@ -308,7 +309,7 @@ export class ResilientCall implements ChildCall, AttemptOwner {
     this.#request = undefined;
     run.detach();
     run.settled = true;
-    run.resolve(undefined);
+    run.resolve();
   }
 
   /** Hands an attempt's held response and its status to the caller. */

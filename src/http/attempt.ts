@@ -6,7 +6,8 @@
  * @internal
  * @module
  */
-
+import { attemptFailed, attemptSucceeded } from '../execution.js';
+import type { AttemptContext } from '../index.js';
 import type { ResponseHeaders } from './status-error.js';
 
 /** What an attempt needs of the request it belongs to. */
@@ -40,7 +41,7 @@ export const DRAIN_LIMIT = 64 * 1024;
 /** One attempt: a handler dispatched downstream, in one of undici's two handler APIs. */
 export abstract class Attempt {
   state = PENDING;
-  /** Whether its `execute` attempt promise has settled. */
+  /** Whether it has reported its end to the policy. */
   settled = false;
   /** The failure a held or committed error status stands for. */
   error: unknown = undefined;
@@ -52,27 +53,28 @@ export abstract class Attempt {
   heldTrailers: unknown = undefined;
   heldError: unknown = undefined;
   drained = 0;
-  #resolve: (() => void) | undefined = undefined;
-  #reject: ((reason: unknown) => void) | undefined = undefined;
+  /** The policy's attempt this one reports to. */
+  #context: AttemptContext | undefined = undefined;
 
   constructor(readonly call: AttemptOwner) {}
 
-  /** Binds the promise `execute` awaits for this attempt. */
-  bind(resolve: () => void, reject: (reason: unknown) => void): void {
-    this.#resolve = resolve;
-    this.#reject = reject;
+  /** Binds the policy's attempt, which hears how this one ends. */
+  bind(context: AttemptContext): void {
+    this.#context = context;
   }
 
   succeed(): void {
     if (this.settled) return;
     this.settled = true;
-    this.#resolve?.();
+    const context = this.#context;
+    if (context !== undefined) attemptSucceeded(context);
   }
 
   fail(reason: unknown): void {
     if (this.settled) return;
     this.settled = true;
-    this.#reject?.(reason);
+    const context = this.#context;
+    if (context !== undefined) attemptFailed(context, reason);
   }
 
   /** Still exchanging bytes on behalf of the operation. */

@@ -27,7 +27,9 @@
  * @internal
  * @module
  */
+import { attemptFailed, type OwnedOperation } from '../execution.js';
 import type { AttemptContext, ExecuteOptions, Policy, RetryDecision } from '../index.js';
+import { runOwned } from '../policy.js';
 import { ABANDONED, type Attempt, type AttemptOwner, COMMITTED, DONE, HELD } from './attempt.js';
 import { bodyKind, ITERATOR, REPLAYABLE, STREAM, streamUnread, TrackedBody } from './body.js';
 import { CallerSignal, defaultAbortReason } from './caller-signal.js';
@@ -45,19 +47,6 @@ export interface DispatchOptionsLike {
   readonly body?: unknown;
 }
 
-/**
- * A promise's resolving functions, taken by one shared executor instead of a closure per
- * attempt (`new Promise` runs its executor synchronously, so they are read at once).
- */
-const captured: { resolve: () => void; reject: (reason: unknown) => void } = {
-  resolve: () => {},
-  reject: () => {},
-};
-function capture(resolve: () => void, reject: (reason: unknown) => void): void {
-  captured.resolve = resolve;
-  captured.reject = reject;
-}
-
 /** What every request of one interceptor shares. */
 export interface SharedState {
   readonly policy: Policy;
@@ -68,7 +57,7 @@ export interface SharedState {
 export type DispatchFn = (options: never, handler: never) => boolean;
 
 /** One request through the interceptor (see the module comment). */
-export abstract class HttpCall implements AttemptOwner {
+export abstract class HttpCall implements AttemptOwner, OwnedOperation<void> {
   readonly policy: Policy;
   readonly options: ResolvedHttpOptions;
   readonly settings: RequestSettings | undefined;
@@ -136,36 +125,43 @@ export abstract class HttpCall implements AttemptOwner {
       deadline: settings?.deadline,
       idempotencyKey: settings?.idempotencyKey,
     };
-    this.policy.execute(this.run, options).then(undefined, this.onFailed);
+    // The call is the operation's owner (startAttempt, succeeded, failed): no promise or
+    // closure per request on the success path.
+    runOwned(this.policy, this, options);
     // The first attempt is dispatched synchronously (unless a bulkhead queues it): pass on
     // what the dispatcher below said about its backpressure.
     return this.#dispatched;
   }
 
-  /** One attempt, as `execute` runs it. */
-  readonly run = (ctx: AttemptContext): Promise<void> => {
+  /** One attempt, as the policy runs it: it reports its end through `ctx`. */
+  startAttempt(ctx: AttemptContext): void {
     const previous = this.current;
     if (previous?.running === true) this.abandon(previous, new Error('superseded by a new attempt'));
     if (this.held !== undefined) this.#drainHeld();
-    if (this.signal.aborted) return Promise.reject(this.signal.reason);
+    if (this.signal.aborted) {
+      attemptFailed(ctx, this.signal.reason);
+      return;
+    }
     let opts: DispatchOptionsLike;
     try {
       if (!this.#prepared) this.#prepare(ctx);
       opts = this.#attemptOptions(ctx);
     } catch (error) {
-      return Promise.reject(error);
+      attemptFailed(ctx, error);
+      return;
     }
     const attempt = this.newAttempt();
     this.current = attempt;
-    const promise = new Promise<void>(capture);
-    attempt.bind(captured.resolve, captured.reject);
+    attempt.bind(ctx);
     try {
       this.#dispatched = this.#dispatch(opts as never, attempt as never);
     } catch (error) {
       attempt.otherError(error);
     }
-    return promise;
-  };
+  }
+
+  /** The operation succeeded: the response has reached the caller already. */
+  succeeded(): void {}
 
   /** The policy's retryOn for this request (see classify.ts for the default rules). */
   readonly retryOn = (error: unknown, ctx: AttemptContext): RetryDecision => {
@@ -190,8 +186,8 @@ export abstract class HttpCall implements AttemptOwner {
     return verdict;
   };
 
-  /** `execute` rejected: retrying stopped, the deadline passed, or the caller aborted. */
-  readonly onFailed = (error: unknown): void => {
+  /** The operation failed: retrying stopped, the deadline passed, or the caller aborted. */
+  failed(error: unknown): void {
     this.operationOver = true;
     const held = this.held;
     if (held !== undefined) {
@@ -206,7 +202,7 @@ export abstract class HttpCall implements AttemptOwner {
     const current = this.current;
     if (current?.running === true) this.abandon(current, error);
     this.finish(error);
-  };
+  }
 
   /** The abort function handed to the caller. */
   readonly abortByCaller = (reason?: unknown): void => {

@@ -1,0 +1,354 @@
+/**
+ * The adapters' owned operations (`runOwned`): an operation reports through callbacks
+ * instead of promises, and a lean first attempt that succeeds allocates neither. What the
+ * owner hears, and what the policy books, must be what `execute` would have done.
+ */
+
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { LightSignal } from '../../src/abort.js';
+import { attemptFailed, attemptSucceeded, type OwnedOperation, ownedAttempts } from '../../src/execution.js';
+import {
+  type AttemptContext,
+  backoff,
+  bulkhead,
+  CircuitOpenError,
+  circuitBreaker,
+  type ExecuteOptions,
+  type Policy,
+  type PolicyOptions,
+  policy,
+} from '../../src/index.js';
+import { runOwned } from '../../src/policy.js';
+import { flush, ManualClock } from '../support/clock.js';
+
+const transient = (): Error => Object.assign(new Error('reset'), { code: 'ECONNRESET' });
+const permanent = (): Error => new TypeError('bad request'); // a bug: never retried by default
+
+/** An owner that records what it hears, and ends each attempt as `plan` says. */
+class Recorder implements OwnedOperation<string> {
+  readonly contexts: AttemptContext[] = [];
+  readonly outcomes: ({ ok: true; value: string } | { ok: false; error: unknown })[] = [];
+  /** How each attempt ends, by number: synchronously, or left for the test to end. */
+  plan: (ctx: AttemptContext) => 'pending' | (() => void) = () => 'pending';
+
+  startAttempt(ctx: AttemptContext): void {
+    this.contexts.push(ctx);
+    const end = this.plan(ctx);
+    if (end !== 'pending') end();
+  }
+
+  succeeded(value: string): void {
+    this.outcomes.push({ ok: true, value });
+  }
+
+  failed(error: unknown): void {
+    this.outcomes.push({ ok: false, error });
+  }
+}
+
+const quick = (options: PolicyOptions = {}, clock = new ManualClock()): Policy =>
+  policy({ clock, retry: { maxAttempts: 3, backoff: backoff.constant(10) }, ...options });
+
+describe('runOwned on the lean path', () => {
+  it('starts the first attempt at once and reports a success synchronously', () => {
+    const owner = new Recorder();
+    runOwned(quick(), owner);
+    expect(owner.contexts).toHaveLength(1);
+    expect(owner.contexts[0]?.attempt).toBe(1);
+    attemptSucceeded(owner.contexts[0] as AttemptContext, 'v');
+    expect(owner.outcomes).toEqual([{ ok: true, value: 'v' }]);
+  });
+
+  it('retries a failed first attempt with the next attempt number, after the backoff', async () => {
+    const clock = new ManualClock();
+    const owner = new Recorder();
+    runOwned(quick({}, clock), owner);
+    attemptFailed(owner.contexts[0] as AttemptContext, transient());
+    await flush();
+    expect(owner.contexts).toHaveLength(1); // waiting out the backoff
+    await clock.advance(10);
+    expect(owner.contexts.map((c) => c.attempt)).toEqual([1, 2]);
+    attemptSucceeded(owner.contexts[1] as AttemptContext, 'second');
+    await flush();
+    expect(owner.outcomes).toEqual([{ ok: true, value: 'second' }]);
+  });
+
+  it('fails with the attempt’s own error when it is not retryable', async () => {
+    const owner = new Recorder();
+    runOwned(quick(), owner);
+    const error = permanent();
+    attemptFailed(owner.contexts[0] as AttemptContext, error);
+    await flush();
+    expect(owner.outcomes).toEqual([{ ok: false, error }]);
+    expect(owner.contexts).toHaveLength(1);
+  });
+
+  it('takes the first report of an attempt and ignores the rest', async () => {
+    const owner = new Recorder();
+    runOwned(quick(), owner);
+    const ctx = owner.contexts[0] as AttemptContext;
+    attemptSucceeded(ctx, 'first');
+    attemptSucceeded(ctx, 'again');
+    attemptFailed(ctx, transient());
+    await flush();
+    expect(owner.outcomes).toEqual([{ ok: true, value: 'first' }]);
+    expect(owner.contexts).toHaveLength(1);
+  });
+
+  it('fails an attempt whose start throws, and retries it', async () => {
+    const clock = new ManualClock();
+    const owner = new Recorder();
+    owner.plan = (ctx) =>
+      ctx.attempt === 1
+        ? () => {
+            throw transient();
+          }
+        : () => attemptSucceeded(ctx, 'after a throw');
+    runOwned(quick({}, clock), owner);
+    await clock.runAll();
+    expect(owner.contexts).toHaveLength(2);
+    expect(owner.outcomes).toEqual([{ ok: true, value: 'after a throw' }]);
+  });
+
+  it('lets an exception thrown after the attempt reported reach its thrower', async () => {
+    const owner = new Recorder();
+    const bug = new Error('thrown by a callback after the success');
+    owner.plan = (ctx) => () => {
+      attemptSucceeded(ctx, 'v');
+      throw bug;
+    };
+    expect(() => runOwned(quick(), owner)).toThrow(bug);
+    await flush();
+    expect(owner.outcomes).toEqual([{ ok: true, value: 'v' }]);
+  });
+
+  it('books a success with the breaker', async () => {
+    // Two consecutive failures open it: a success between them must be booked.
+    const breaker = circuitBreaker({ consecutiveFailures: 2 });
+    const p = quick({ circuitBreaker: breaker, retry: false });
+    for (const outcome of ['fail', 'succeed', 'fail'] as const) {
+      const owner = new Recorder();
+      runOwned(p, owner);
+      const ctx = owner.contexts[0] as AttemptContext;
+      if (outcome === 'fail') attemptFailed(ctx, transient());
+      else attemptSucceeded(ctx, 'ok');
+      await flush();
+    }
+    expect(breaker.state).toBe('closed');
+    const owner = new Recorder();
+    runOwned(p, owner);
+    attemptFailed(owner.contexts[0] as AttemptContext, transient());
+    await flush();
+    expect(breaker.state).toBe('open');
+  });
+
+  it('refuses without starting an attempt while the breaker is open', async () => {
+    const breaker = circuitBreaker({ consecutiveFailures: 1 });
+    const p = quick({ circuitBreaker: breaker, retry: false });
+    const first = new Recorder();
+    runOwned(p, first);
+    attemptFailed(first.contexts[0] as AttemptContext, transient());
+    await flush();
+    const owner = new Recorder();
+    runOwned(p, owner);
+    await flush();
+    expect(owner.contexts).toHaveLength(0);
+    expect(owner.outcomes[0]?.ok).toBe(false);
+    expect((owner.outcomes[0] as { error: unknown }).error).toBeInstanceOf(CircuitOpenError);
+  });
+
+  it('stops when the owner aborts its LightSignal and fails the attempt in flight', async () => {
+    const clock = new ManualClock();
+    const signal = new LightSignal();
+    const owner = new Recorder();
+    runOwned(quick({}, clock), owner, { signal: signal.asAbortSignal() });
+    const reason = new Error('cancelled by the caller');
+    signal.abort(reason);
+    attemptFailed(owner.contexts[0] as AttemptContext, reason);
+    await clock.runAll();
+    expect(owner.outcomes).toEqual([{ ok: false, error: reason }]);
+    expect(owner.contexts).toHaveLength(1); // not retried
+  });
+
+  it('gives the attempt the call’s idempotency key, on every attempt', async () => {
+    const clock = new ManualClock();
+    const owner = new Recorder();
+    owner.plan = (ctx) =>
+      ctx.attempt === 1 ? () => attemptFailed(ctx, transient()) : () => attemptSucceeded(ctx, 'ok');
+    runOwned(quick({}, clock), owner, { idempotencyKey: 'order-42' });
+    await clock.runAll();
+    expect(owner.contexts.map((c) => c.idempotencyKey)).toEqual(['order-42', 'order-42']);
+  });
+});
+
+describe('runOwned off the lean path', () => {
+  const setups: [string, (clock: ManualClock) => { policy: Policy; options?: ExecuteOptions }][] = [
+    ['an attempt timeout', (clock) => ({ policy: quick({ attemptTimeout: 1_000 }, clock) })],
+    ['a bulkhead', (clock) => ({ policy: quick({ bulkhead: bulkhead({ maxConcurrent: 4 }) }, clock) })],
+    ['a listener', (clock) => ({ policy: quick({ onEvent: () => {} }, clock) })],
+    [
+      'a deadline of the call',
+      (clock) => ({ policy: quick({}, clock), options: { deadline: clock.now() + 5_000 } }),
+    ],
+    [
+      'a caller’s AbortSignal',
+      (clock) => ({ policy: quick({}, clock), options: { signal: new AbortController().signal } }),
+    ],
+  ];
+
+  for (const [name, setup] of setups) {
+    it(`with ${name}: retries, then reports the success once`, async () => {
+      const clock = new ManualClock();
+      const { policy: p, options } = setup(clock);
+      const owner = new Recorder();
+      owner.plan = (ctx) =>
+        ctx.attempt === 1 ? () => attemptFailed(ctx, transient()) : () => attemptSucceeded(ctx, 'ok');
+      runOwned(p, owner, options);
+      await clock.runAll();
+      expect(owner.contexts.map((c) => c.attempt)).toEqual([1, 2]);
+      expect(owner.outcomes).toEqual([{ ok: true, value: 'ok' }]);
+    });
+
+    it(`with ${name}: reports a failure once`, async () => {
+      const clock = new ManualClock();
+      const { policy: p, options } = setup(clock);
+      const owner = new Recorder();
+      const error = permanent();
+      owner.plan = (ctx) => () => attemptFailed(ctx, error);
+      runOwned(p, owner, options);
+      await clock.runAll();
+      expect(owner.outcomes).toEqual([{ ok: false, error }]);
+    });
+  }
+
+  it('runs through the execute of a policy from another copy of breakwater', async () => {
+    const real = quick();
+    // Another copy's policy: its own execute, and contexts that are not this copy's.
+    const foreign = {
+      config: real.config,
+      execute: <T>(fn: (ctx: AttemptContext) => T | PromiseLike<T>) =>
+        real.execute((ctx) => fn({ ...ctx, attempt: ctx.attempt } as AttemptContext)),
+      onEvent: real.onEvent.bind(real),
+      with: real.with.bind(real),
+    } as Policy;
+    const owner = new Recorder();
+    owner.plan = (ctx) => () => attemptSucceeded(ctx, 'foreign');
+    runOwned(foreign, owner);
+    await flush();
+    expect(owner.outcomes).toEqual([{ ok: true, value: 'foreign' }]);
+  });
+
+  it('reports an exception thrown after the attempt reported as uncaught, not as a failure', async () => {
+    const clock = new ManualClock();
+    const owner = new Recorder();
+    const bug = new Error('thrown by a callback after the success');
+    owner.plan = (ctx) => () => {
+      attemptSucceeded(ctx, 'v');
+      throw bug;
+    };
+    const uncaught: unknown[] = [];
+    const listeners = process.listeners('uncaughtException');
+    process.removeAllListeners('uncaughtException');
+    const onUncaught = (error: unknown): void => {
+      uncaught.push(error);
+    };
+    process.on('uncaughtException', onUncaught);
+    try {
+      runOwned(quick({ onEvent: () => {} }, clock), owner); // a listener: the general path
+      await clock.runAll();
+      await new Promise((resolve) => setImmediate(resolve));
+    } finally {
+      process.off('uncaughtException', onUncaught);
+      for (const listener of listeners) process.on('uncaughtException', listener);
+    }
+    expect(uncaught).toEqual([bug]);
+    expect(owner.outcomes).toEqual([{ ok: true, value: 'v' }]);
+    expect(owner.contexts).toHaveLength(1);
+  });
+
+  it('ownedAttempts settles execute’s promise from the reports', async () => {
+    const owner = new Recorder();
+    owner.plan = (ctx) => () => attemptSucceeded(ctx, 'through execute');
+    await expect(quick().execute(ownedAttempts(owner))).resolves.toBe('through execute');
+  });
+});
+
+describe('runOwned and execute agree', () => {
+  type Step = 'ok' | 'transient' | 'permanent' | 'throw';
+  const step = fc.constantFrom<Step>('ok', 'transient', 'permanent', 'throw');
+
+  it('on the outcome, the attempts made and the breaker’s state, for any sequence of attempt outcomes', async () => {
+    await fc.assert(
+      fc.asyncProperty(
+        fc.array(step, { minLength: 1, maxLength: 4 }),
+        fc.constantFrom('lean', 'listener', 'timeout'),
+        fc.boolean(),
+        async (steps, shape, sync) => {
+          const make = (clock: ManualClock) => {
+            const breaker = circuitBreaker({ consecutiveFailures: 2 });
+            const options: PolicyOptions = {
+              circuitBreaker: breaker,
+              ...(shape === 'listener' ? { onEvent: () => {} } : {}),
+              ...(shape === 'timeout' ? { attemptTimeout: 60_000 } : {}),
+            };
+            return { p: quick(options, clock), breaker };
+          };
+          const errorOf = (s: Step, n: number): Error =>
+            s === 'permanent' ? Object.assign(permanent(), { n }) : Object.assign(transient(), { n });
+
+          // execute
+          const clockA = new ManualClock();
+          const a = make(clockA);
+          let attemptsA = 0;
+          const watched = clockA.watch(
+            a.p.execute(async (ctx) => {
+              attemptsA++;
+              const s = steps[ctx.attempt - 1] ?? 'ok';
+              if (s === 'ok') return `v${ctx.attempt}`;
+              throw errorOf(s, ctx.attempt);
+            }),
+          );
+          await clockA.runAll();
+
+          // runOwned, each attempt ending synchronously or on a later turn
+          const clockB = new ManualClock();
+          const b = make(clockB);
+          const owner = new Recorder();
+          owner.plan = (ctx) => {
+            const s = steps[ctx.attempt - 1] ?? 'ok';
+            const end = (): void => {
+              if (s === 'ok') attemptSucceeded(ctx, `v${ctx.attempt}`);
+              else attemptFailed(ctx, errorOf(s, ctx.attempt));
+            };
+            if (s === 'throw')
+              return () => {
+                throw errorOf(s, ctx.attempt);
+              };
+            if (sync) return end;
+            queueMicrotask(end);
+            return 'pending';
+          };
+          runOwned(b.p, owner);
+          await clockB.runAll();
+
+          expect(owner.contexts).toHaveLength(attemptsA);
+          expect(owner.outcomes).toHaveLength(1);
+          const settled = watched.settled;
+          const outcome = owner.outcomes[0];
+          if (settled?.status === 'fulfilled') {
+            expect(outcome).toEqual({ ok: true, value: settled.value });
+          } else {
+            expect(outcome?.ok).toBe(false);
+            const got = (outcome as { error: Error }).error;
+            const want = settled?.reason as Error;
+            expect(got.constructor).toBe(want.constructor);
+            expect((got as { n?: number }).n).toBe((want as { n?: number }).n);
+          }
+          expect(b.breaker.state).toBe(a.breaker.state);
+        },
+      ),
+      { numRuns: 150 },
+    );
+  });
+});
