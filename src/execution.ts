@@ -85,9 +85,10 @@ class Attempt implements AttemptContext, LaneEntry, AbortSubscriber {
     policy: PolicyRuntime,
     options: ExecuteOptions | undefined,
     startedAt: number,
+    attemptDeadline: number | undefined,
     owner: OwnedOperation<unknown>,
   ): Attempt {
-    const attempt = Attempt.lean(policy, options, startedAt, undefined);
+    const attempt = Attempt.lean(policy, options, startedAt, attemptDeadline);
     attempt.#owner = owner;
     return attempt;
   }
@@ -239,13 +240,15 @@ class Attempt implements AttemptContext, LaneEntry, AbortSubscriber {
       exec.attemptTimedOut(this);
       return;
     }
-    // A lean first attempt: its `reject` hands the operation over to an Execution.
+    // A lean first attempt: its failure hands the operation over to an Execution.
     const reject = this.reject;
-    if (reject === undefined) return;
+    const owned = this.#owner !== undefined;
+    if (reject === undefined && !owned) return;
     const error = new AttemptTimeoutError((this.#lean as PolicyRuntime).config.attemptTimeout ?? 0);
     this.timedOut = true;
     this.abort(error);
-    reject(error);
+    if (owned) Attempt.failed(this, error);
+    else reject?.(error);
   }
 }
 
@@ -477,9 +480,10 @@ export function settleOwned<T>(outcome: Promise<T>, owner: OwnedOperation<T>): v
 
 /**
  * The lean path for an owned operation (see {@link OwnedOperation}), under the
- * conditions of {@link executeLean} and with nothing to race: no attempt timeout, and no
- * signal but an adapter's own {@link LightSignal} (which fails the attempt in flight when
- * it aborts). The caller has checked them.
+ * conditions of {@link executeLean}, with no signal but an adapter's own
+ * {@link LightSignal} (which fails the attempt in flight when it aborts). The caller has
+ * checked them. An attempt timeout needs no race either: its timer reports the attempt's
+ * failure as the owner would, and the owner's own later report is ignored.
  *
  * @internal
  */
@@ -490,7 +494,8 @@ export function executeOwned<T>(
 ): void {
   const cfg = policy.config;
   const breaker = cfg.breaker;
-  const now = breaker?.measuresDuration === true ? cfg.clock.now() : 0;
+  const timeout = cfg.attemptTimeout;
+  const now = timeout !== undefined || breaker?.measuresDuration === true ? cfg.clock.now() : 0;
   let permit = -1;
   if (breaker !== undefined) {
     permit = breaker.acquire();
@@ -500,8 +505,21 @@ export function executeOwned<T>(
     }
   }
   cfg.budget?.onRequest();
-  const attempt = Attempt.owned(policy, options, now, owner as OwnedOperation<unknown>);
+  const attempt = Attempt.owned(
+    policy,
+    options,
+    now,
+    timeout === undefined ? undefined : now + timeout,
+    owner as OwnedOperation<unknown>,
+  );
   attempt.permit = permit;
+  if (timeout !== undefined) {
+    // Shorter than the policy's deadline (or the lean path would not run): an Execution
+    // arms the deadline only if this attempt fails.
+    const deadline = cfg.deadline;
+    if (deadline !== undefined) attempt.leanDeadline = now + deadline;
+    attempt.armTimeout(policy, now, timeout);
+  }
   try {
     owner.startAttempt(attempt);
   } catch (error) {

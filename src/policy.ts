@@ -233,7 +233,6 @@ export class PolicyImpl implements Policy, PolicyRuntime {
     const signal = options?.signal;
     if (
       this.#lean &&
-      cfg.attemptTimeout === undefined &&
       (breaker === undefined || breaker.current === 'closed') &&
       (signal === undefined || (signal instanceof LightSignal && !signal.aborted)) &&
       (options === undefined || isLeanOptions(options))

@@ -10,10 +10,12 @@ import { LightSignal } from '../../src/abort.js';
 import { attemptFailed, attemptSucceeded, type OwnedOperation, ownedAttempts } from '../../src/execution.js';
 import {
   type AttemptContext,
+  AttemptTimeoutError,
   backoff,
   bulkhead,
   CircuitOpenError,
   circuitBreaker,
+  DeadlineExceededError,
   type ExecuteOptions,
   type Policy,
   type PolicyOptions,
@@ -182,9 +184,56 @@ describe('runOwned on the lean path', () => {
   });
 });
 
+describe('runOwned with an attempt timeout, on the lean path', () => {
+  it('fails the attempt when its timeout fires, retries, and ignores its late report', async () => {
+    const clock = new ManualClock();
+    const owner = new Recorder();
+    runOwned(quick({ attemptTimeout: 100 }, clock), owner);
+    const first = owner.contexts[0] as AttemptContext;
+    expect(first.attemptDeadline).toBe(clock.now() + 100);
+    await clock.advance(100);
+    expect(first.signal.aborted).toBe(true);
+    expect(first.signal.reason).toBeInstanceOf(AttemptTimeoutError);
+    await clock.advance(10); // the backoff
+    expect(owner.contexts.map((c) => c.attempt)).toEqual([1, 2]);
+    attemptSucceeded(first, 'too late');
+    attemptSucceeded(owner.contexts[1] as AttemptContext, 'second');
+    await flush();
+    expect(owner.outcomes).toEqual([{ ok: true, value: 'second' }]);
+  });
+
+  it('disarms the timeout when the attempt succeeds in time', () => {
+    const clock = new ManualClock();
+    const owner = new Recorder();
+    runOwned(quick({ attemptTimeout: 100 }, clock), owner);
+    expect(clock.pendingDelays()).toEqual([100]);
+    attemptSucceeded(owner.contexts[0] as AttemptContext, 'in time');
+    expect(clock.pendingDelays()).toEqual([]);
+    expect(owner.outcomes).toEqual([{ ok: true, value: 'in time' }]);
+  });
+
+  it('keeps the policy’s deadline over the attempts that follow a timeout', async () => {
+    const clock = new ManualClock();
+    const owner = new Recorder(); // attempts never answer
+    const start = clock.now();
+    runOwned(
+      quick(
+        { attemptTimeout: 100, deadline: 250, retry: { maxAttempts: 10, backoff: backoff.constant(10) } },
+        clock,
+      ),
+      owner,
+    );
+    expect(owner.contexts[0]?.deadline).toBe(start + 250);
+    await clock.runAll();
+    expect(owner.outcomes).toHaveLength(1);
+    expect((owner.outcomes[0] as { error: unknown }).error).toBeInstanceOf(DeadlineExceededError);
+    expect(clock.now()).toBe(start + 250);
+    expect(owner.contexts.map((c) => c.deadline)).toEqual(owner.contexts.map(() => start + 250));
+  });
+});
+
 describe('runOwned off the lean path', () => {
   const setups: [string, (clock: ManualClock) => { policy: Policy; options?: ExecuteOptions }][] = [
-    ['an attempt timeout', (clock) => ({ policy: quick({ attemptTimeout: 1_000 }, clock) })],
     ['a bulkhead', (clock) => ({ policy: quick({ bulkhead: bulkhead({ maxConcurrent: 4 }) }, clock) })],
     ['a listener', (clock) => ({ policy: quick({ onEvent: () => {} }, clock) })],
     [
@@ -275,14 +324,14 @@ describe('runOwned off the lean path', () => {
 });
 
 describe('runOwned and execute agree', () => {
-  type Step = 'ok' | 'transient' | 'permanent' | 'throw';
-  const step = fc.constantFrom<Step>('ok', 'transient', 'permanent', 'throw');
+  type Step = 'ok' | 'transient' | 'permanent' | 'throw' | 'hang';
+  const step = fc.constantFrom<Step>('ok', 'transient', 'permanent', 'throw', 'hang');
 
   it('on the outcome, the attempts made and the breaker’s state, for any sequence of attempt outcomes', async () => {
     await fc.assert(
       fc.asyncProperty(
         fc.array(step, { minLength: 1, maxLength: 4 }),
-        fc.constantFrom('lean', 'listener', 'timeout'),
+        fc.constantFrom('lean', 'listener', 'timeout', 'timeout and deadline'),
         fc.boolean(),
         async (steps, shape, sync) => {
           const make = (clock: ManualClock) => {
@@ -290,9 +339,15 @@ describe('runOwned and execute agree', () => {
             const options: PolicyOptions = {
               circuitBreaker: breaker,
               ...(shape === 'listener' ? { onEvent: () => {} } : {}),
-              ...(shape === 'timeout' ? { attemptTimeout: 60_000 } : {}),
+              ...(shape === 'lean' || shape === 'listener' ? {} : { attemptTimeout: 1_000 }),
+              ...(shape === 'timeout and deadline' ? { deadline: 2_500 } : {}),
             };
             return { p: quick(options, clock), breaker };
+          };
+          // Without a timeout, an attempt that never answers would never end.
+          const stepOf = (n: number): Step => {
+            const s = steps[n - 1] ?? 'ok';
+            return s === 'hang' && (shape === 'lean' || shape === 'listener') ? 'transient' : s;
           };
           const errorOf = (s: Step, n: number): Error =>
             s === 'permanent' ? Object.assign(permanent(), { n }) : Object.assign(transient(), { n });
@@ -304,8 +359,9 @@ describe('runOwned and execute agree', () => {
           const watched = clockA.watch(
             a.p.execute(async (ctx) => {
               attemptsA++;
-              const s = steps[ctx.attempt - 1] ?? 'ok';
+              const s = stepOf(ctx.attempt);
               if (s === 'ok') return `v${ctx.attempt}`;
+              if (s === 'hang') return new Promise<string>(() => {});
               throw errorOf(s, ctx.attempt);
             }),
           );
@@ -316,7 +372,8 @@ describe('runOwned and execute agree', () => {
           const b = make(clockB);
           const owner = new Recorder();
           owner.plan = (ctx) => {
-            const s = steps[ctx.attempt - 1] ?? 'ok';
+            const s = stepOf(ctx.attempt);
+            if (s === 'hang') return 'pending';
             const end = (): void => {
               if (s === 'ok') attemptSucceeded(ctx, `v${ctx.attempt}`);
               else attemptFailed(ctx, errorOf(s, ctx.attempt));
