@@ -1,6 +1,7 @@
 // HTTP adapter overhead: requests per second on loopback with `undici.request`, through a
-// plain Agent, through the breakwater interceptor (success path, default policy), and
-// through undici's own retry interceptor, at 1 and 64 requests in flight.
+// plain Agent, through an interceptor that does nothing (what `compose` itself costs),
+// through the breakwater interceptor (success path, default policy), and through undici's
+// own retry interceptor, at 1 and 64 requests in flight.
 //
 // The server runs in a child process (this file, started with the argument `server`) so
 // that the client process measures the client's cost only. Every variant uses its own
@@ -41,6 +42,11 @@ async function main() {
 
   const agentOptions = { keepAliveTimeout: 30_000 };
   const plain = new Agent(agentOptions);
+  // What undici's compose machinery costs any interceptor (a Proxy around the agent, and a
+  // WrapHandler around the caller's handler), measured with one that does nothing.
+  const passThrough = new Agent(agentOptions).compose(
+    (dispatch) => (opts, handler) => dispatch(opts, handler),
+  );
   const withBreakwater = new Agent(agentOptions).compose(httpInterceptor(policy()));
   const withUndiciRetry = new Agent(agentOptions).compose(interceptors.retry());
 
@@ -51,6 +57,7 @@ async function main() {
   };
   const variants = [
     { name: 'plain Agent', op: op(plain) },
+    { name: 'pass-through interceptor', op: op(passThrough) },
     { name: 'breakwater interceptor', op: op(withBreakwater) },
     { name: 'undici interceptors.retry', op: op(withUndiciRetry) },
   ];
@@ -66,10 +73,11 @@ async function main() {
     rounds: quick ? 3 : 7,
   });
 
-  await Promise.all([plain.close(), withBreakwater.close(), withUndiciRetry.close()]);
+  await Promise.all([plain.close(), passThrough.close(), withBreakwater.close(), withUndiciRetry.close()]);
   child.disconnect();
 
   const ratio = 100 * pairedRatio(rows, 'breakwater interceptor', 'plain Agent', 64);
+  const passRatio = 100 * pairedRatio(rows, 'pass-through interceptor', 'plain Agent', 64);
   writeSection(
     'http',
     'HTTP adapter: undici.request on loopback',
@@ -78,9 +86,11 @@ async function main() {
 Each row: \`undici.request\` of a 11-byte JSON body from a \`node:http\` server in a separate
 process, keep-alive, body read in full. "breakwater interceptor" is
 \`new Agent().compose(httpInterceptor(policy()))\` (default policy: 3 attempts, retry
-budget, no breaker); "undici interceptors.retry" is undici's own retry interceptor with its
-defaults. ${methodText('plain Agent')} Target: breakwater keeps at least 95% of the plain Agent's throughput at 64 in flight; this run:
-${ratio.toFixed(1)}%.
+budget, no breaker); "pass-through interceptor" is one that does nothing
+(\`(dispatch) => (opts, handler) => dispatch(opts, handler)\`): what undici's \`compose\`
+machinery costs any interceptor; "undici interceptors.retry" is undici's own retry
+interceptor with its defaults. ${methodText('plain Agent')} Target: breakwater keeps at least 95% of the plain Agent's throughput at 64 in flight; this run:
+${ratio.toFixed(1)}% (the pass-through interceptor: ${passRatio.toFixed(1)}%).
 
 Client CPU time per request at 64 in flight (user + system, median of interleaved rounds;
 less sensitive to a busy machine than the throughput above):
