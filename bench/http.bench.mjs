@@ -1,5 +1,5 @@
 // HTTP adapter overhead: requests per second on loopback with `undici.request`, through a
-// plain Agent, through an interceptor that does nothing (what `compose` itself costs),
+// plain Agent, through an interceptor that passes the handler it gets on unchanged,
 // through the breakwater interceptor (success path, default policy), and through undici's
 // own retry interceptor, at 1 and 64 requests in flight.
 //
@@ -42,8 +42,11 @@ async function main() {
 
   const agentOptions = { keepAliveTimeout: 30_000 };
   const plain = new Agent(agentOptions);
-  // What undici's compose machinery costs any interceptor (a Proxy around the agent, and a
-  // WrapHandler around the caller's handler), measured with one that does nothing.
+  // An interceptor that passes on the handler it gets. compose() hands it a WrapHandler
+  // (both handler APIs) around the caller's legacy handler, and the Agent, finding the new
+  // API on it, wraps that in an UnwrapHandler: every response's headers are parsed into an
+  // object and turned back into raw buffers, as under undici's own interceptors. The
+  // breakwater interceptor avoids that round trip by speaking the legacy API on both sides.
   const passThrough = new Agent(agentOptions).compose(
     (dispatch) => (opts, handler) => dispatch(opts, handler),
   );
@@ -86,9 +89,12 @@ async function main() {
 Each row: \`undici.request\` of a 11-byte JSON body from a \`node:http\` server in a separate
 process, keep-alive, body read in full. "breakwater interceptor" is
 \`new Agent().compose(httpInterceptor(policy()))\` (default policy: 3 attempts, retry
-budget, no breaker); "pass-through interceptor" is one that does nothing
-(\`(dispatch) => (opts, handler) => dispatch(opts, handler)\`): what undici's \`compose\`
-machinery costs any interceptor; "undici interceptors.retry" is undici's own retry
+budget, no breaker); "pass-through interceptor" does nothing but pass on the handler it
+gets (\`(dispatch) => (opts, handler) => dispatch(opts, handler)\`): undici 7 then
+converts every response from its core's legacy handler API to the new one and back
+(\`UnwrapHandler\`, \`WrapHandler\`, headers included), as it does under its own
+interceptors, whose handlers speak the new API; the breakwater interceptor avoids that by
+speaking the legacy API on both sides; "undici interceptors.retry" is undici's own retry
 interceptor with its defaults. ${methodText('plain Agent')} Target: breakwater keeps at least 95% of the plain Agent's throughput at 64 in flight; this run:
 ${ratio.toFixed(1)}% (the pass-through interceptor: ${passRatio.toFixed(1)}%).
 
