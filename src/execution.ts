@@ -67,28 +67,20 @@ class Attempt implements AttemptContext, LaneEntry, AbortSubscriber {
     this.attemptDeadline = attemptDeadline;
   }
 
-  /** A lean first attempt: answers from the policy and options until `adopt`. */
+  /**
+   * A lean first attempt: answers from the policy and options until `adopt`. An owned one
+   * (see {@link executeOwned}) reports to `owner`.
+   */
   static lean(
     policy: PolicyRuntime,
     options: ExecuteOptions | undefined,
     startedAt: number,
     attemptDeadline: number | undefined,
+    owner: OwnedOperation<unknown> | undefined,
   ): Attempt {
     const attempt = new Attempt(undefined, 1, startedAt, attemptDeadline);
     attempt.#lean = policy;
     attempt.#leanOptions = options;
-    return attempt;
-  }
-
-  /** An owned lean first attempt (see {@link executeOwned}). */
-  static owned(
-    policy: PolicyRuntime,
-    options: ExecuteOptions | undefined,
-    startedAt: number,
-    attemptDeadline: number | undefined,
-    owner: OwnedOperation<unknown>,
-  ): Attempt {
-    const attempt = Attempt.lean(policy, options, startedAt, attemptDeadline);
     attempt.#owner = owner;
     return attempt;
   }
@@ -293,21 +285,12 @@ export function executeLean<T>(
   const signal = options?.signal;
   // An aborted signal rejects before anything starts: the general path does that.
   if (signal?.aborted) return new Execution<T>(policy, fn, options).start();
-  const timeout = cfg.attemptTimeout;
-  const breaker = cfg.breaker;
-  const now = timeout !== undefined || breaker?.measuresDuration === true ? cfg.clock.now() : 0;
-  let permit = -1;
-  if (breaker !== undefined) {
-    permit = breaker.acquire();
-    if (permit < 0) return new Execution<T>(policy, fn, options).start();
-  }
-  cfg.budget?.onRequest();
-  const attempt = Attempt.lean(policy, options, now, timeout === undefined ? undefined : now + timeout);
-  attempt.permit = permit;
+  const attempt = startLean(policy, options, undefined);
+  if (attempt === undefined) return new Execution<T>(policy, fn, options).start();
   // An adapter's own signal needs no race: its owner fails the attempt in flight when it
   // aborts (see LightSignal), and `resume` finds the signal aborted.
-  if (timeout !== undefined || (signal !== undefined && !(signal instanceof LightSignal))) {
-    return raceLean(policy, fn, options, attempt, timeout, signal);
+  if (cfg.attemptTimeout !== undefined || (signal !== undefined && !(signal instanceof LightSignal))) {
+    return raceLean(policy, fn, options, attempt, signal);
   }
   let result: T | PromiseLike<T>;
   try {
@@ -317,7 +300,7 @@ export function executeLean<T>(
   }
   const onFailure = (error: unknown): Promise<T> =>
     new Execution<T>(policy, fn, options).resume(attempt, error);
-  if (breaker === undefined && cfg.budget?.kind !== 'tokens') {
+  if (cfg.breaker === undefined && cfg.budget?.kind !== 'tokens') {
     return Promise.resolve(result).then(undefined, onFailure);
   }
   return Promise.resolve(result).then((value) => {
@@ -337,12 +320,9 @@ function raceLean<T>(
   fn: (context: AttemptContext) => T | PromiseLike<T>,
   options: ExecuteOptions | undefined,
   attempt: Attempt,
-  timeout: number | undefined,
   signal: AbortSignal | undefined,
 ): Promise<T> {
-  const deadline = policy.config.deadline;
-  if (deadline !== undefined) attempt.leanDeadline = attempt.startedAt + deadline;
-  if (timeout !== undefined) attempt.armTimeout(policy, attempt.startedAt, timeout);
+  armLean(policy, attempt);
   // The result, the timeout or the caller's abort (both through attempt.reject), whichever
   // comes first, settles it.
   const promise = new Promise<T>(captureResolve);
@@ -378,6 +358,48 @@ function raceLean<T>(
   if (isThenable(result)) result.then(succeeded, failed);
   else succeeded(result);
   return promise;
+}
+
+/**
+ * Starts a lean first attempt: reads the time if anything needs it, takes the breaker's
+ * permit and counts the request in the budget. Undefined when the breaker refuses (the
+ * general path then reports it).
+ */
+function startLean(
+  policy: PolicyRuntime,
+  options: ExecuteOptions | undefined,
+  owner: OwnedOperation<unknown> | undefined,
+): Attempt | undefined {
+  const cfg = policy.config;
+  const breaker = cfg.breaker;
+  const timeout = cfg.attemptTimeout;
+  const now = timeout !== undefined || breaker?.measuresDuration === true ? cfg.clock.now() : 0;
+  let permit = -1;
+  if (breaker !== undefined) {
+    permit = breaker.acquire();
+    if (permit < 0) return undefined;
+  }
+  cfg.budget?.onRequest();
+  const attempt = Attempt.lean(
+    policy,
+    options,
+    now,
+    timeout === undefined ? undefined : now + timeout,
+    owner,
+  );
+  attempt.permit = permit;
+  return attempt;
+}
+
+/**
+ * Arms a lean first attempt's timeout. The policy's deadline (later than the timeout, or
+ * the lean path would not run) is only noted: an Execution arms it if the attempt fails.
+ */
+function armLean(policy: PolicyRuntime, attempt: Attempt): void {
+  const cfg = policy.config;
+  if (cfg.deadline !== undefined) attempt.leanDeadline = attempt.startedAt + cfg.deadline;
+  const timeout = cfg.attemptTimeout;
+  if (timeout !== undefined) attempt.armTimeout(policy, attempt.startedAt, timeout);
 }
 
 /** Books a lean first attempt that succeeded: its timer, the breaker, the budget. */
@@ -424,9 +446,7 @@ export function attemptSucceeded(context: AttemptContext, value?: unknown): void
     Attempt.succeeded(context, value);
     return;
   }
-  const settlers = foreignAttempts.get(context);
-  foreignAttempts.delete(context);
-  settlers?.[0](value);
+  settleForeign(context, 0, value);
 }
 
 /** @internal Reports that the owned attempt `context` failed with `error`. */
@@ -435,9 +455,14 @@ export function attemptFailed(context: AttemptContext, error: unknown): void {
     Attempt.failed(context, error);
     return;
   }
+  settleForeign(context, 1, error);
+}
+
+/** Settles another copy's attempt: `which` 0 resolves, 1 rejects; the first report wins. */
+function settleForeign(context: AttemptContext, which: 0 | 1, value: unknown): void {
   const settlers = foreignAttempts.get(context);
   foreignAttempts.delete(context);
-  settlers?.[1](error);
+  settlers?.[which](value);
 }
 
 /** `execute`'s function for an owned operation: each attempt's promise settles on its report. */
@@ -492,34 +517,12 @@ export function executeOwned<T>(
   owner: OwnedOperation<T>,
   options: ExecuteOptions | undefined,
 ): void {
-  const cfg = policy.config;
-  const breaker = cfg.breaker;
-  const timeout = cfg.attemptTimeout;
-  const now = timeout !== undefined || breaker?.measuresDuration === true ? cfg.clock.now() : 0;
-  let permit = -1;
-  if (breaker !== undefined) {
-    permit = breaker.acquire();
-    if (permit < 0) {
-      settleOwned(new Execution<T>(policy, ownedAttempts(owner), options).start(), owner);
-      return;
-    }
+  const attempt = startLean(policy, options, owner as OwnedOperation<unknown>);
+  if (attempt === undefined) {
+    settleOwned(new Execution<T>(policy, ownedAttempts(owner), options).start(), owner);
+    return;
   }
-  cfg.budget?.onRequest();
-  const attempt = Attempt.owned(
-    policy,
-    options,
-    now,
-    timeout === undefined ? undefined : now + timeout,
-    owner as OwnedOperation<unknown>,
-  );
-  attempt.permit = permit;
-  if (timeout !== undefined) {
-    // Shorter than the policy's deadline (or the lean path would not run): an Execution
-    // arms the deadline only if this attempt fails.
-    const deadline = cfg.deadline;
-    if (deadline !== undefined) attempt.leanDeadline = now + deadline;
-    attempt.armTimeout(policy, now, timeout);
-  }
+  armLean(policy, attempt);
   try {
     owner.startAttempt(attempt);
   } catch (error) {
