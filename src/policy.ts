@@ -10,7 +10,6 @@
  *
  * @module
  */
-
 import { LightSignal } from './abort.js';
 import { type CircuitBreaker, reportListenerError } from './breaker/circuit-breaker.js';
 import { isKeyedCircuitBreaker, type KeyedCircuitBreaker } from './breaker/keyed.js';
@@ -201,14 +200,7 @@ export class PolicyImpl implements Policy, PolicyRuntime {
   execute<T>(fn: (context: AttemptContext) => T | PromiseLike<T>, options?: ExecuteOptions): Promise<T> {
     const breaker = this.config.breaker;
     // The first attempt runs without per-operation state (see executeLean).
-    if (
-      this.#lean &&
-      typeof fn === 'function' &&
-      (breaker === undefined || breaker.current === 'closed') &&
-      (options === undefined || isLeanOptions(options))
-    ) {
-      return executeLean(this, fn, options);
-    }
+    if (typeof fn === 'function' && this.#leanFor(options)) return executeLean(this, fn, options);
     // While a dependency is down, an open breaker's rejection is what every call costs:
     // refuse a plain call before any per-call state exists. (Calls with options or
     // listeners take the same decision in Execution.start(), which also reports it.)
@@ -228,19 +220,26 @@ export class PolicyImpl implements Policy, PolicyRuntime {
 
   /** `execute` for an adapter's owned operation (see {@link runOwned}). */
   runOwned<T>(owner: OwnedOperation<T>, options: ExecuteOptions | undefined): void {
-    const cfg = this.config;
-    const breaker = cfg.breaker;
     const signal = options?.signal;
+    // Nothing to race on the owned lean path: only an adapter's own signal, not yet aborted.
     if (
-      this.#lean &&
-      (breaker === undefined || breaker.current === 'closed') &&
       (signal === undefined || (signal instanceof LightSignal && !signal.aborted)) &&
-      (options === undefined || isLeanOptions(options))
+      this.#leanFor(options)
     ) {
       executeOwned(this, owner, options);
       return;
     }
     settleOwned(this.execute(ownedAttempts(owner), options), owner);
+  }
+
+  /** Whether a call with `options` may run its first attempt on the lean path. */
+  #leanFor(options: ExecuteOptions | undefined): boolean {
+    const breaker = this.config.breaker;
+    return (
+      this.#lean &&
+      (breaker === undefined || breaker.current === 'closed') &&
+      (options === undefined || isLeanOptions(options))
+    );
   }
 
   onEvent(listener: EventListener): () => void {

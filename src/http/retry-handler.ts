@@ -142,14 +142,9 @@ export abstract class HttpCall implements AttemptOwner, OwnedOperation<void> {
       attemptFailed(ctx, this.signal.reason);
       return;
     }
-    let opts: DispatchOptionsLike;
-    try {
-      if (!this.#prepared) this.#prepare(ctx);
-      opts = this.#attemptOptions(ctx);
-    } catch (error) {
-      attemptFailed(ctx, error);
-      return;
-    }
+    // A throw from here fails the attempt (the owned-operation contract).
+    if (!this.#prepared) this.#prepare(ctx);
+    const opts = this.#attemptOptions(ctx);
     const attempt = this.newAttempt();
     this.current = attempt;
     attempt.bind(ctx);
