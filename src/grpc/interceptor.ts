@@ -4,7 +4,7 @@
  *
  * @module
  */
-import { InterceptingCall, type Interceptor } from '@grpc/grpc-js';
+import type { Interceptor } from '@grpc/grpc-js';
 import type { Policy } from '../index.js';
 import { type GrpcInterceptorOptions, InterceptorConfig } from './methods.js';
 import { ResilientCall } from './resilient-call.js';
@@ -66,6 +66,6 @@ import { ResilientCall } from './resilient-call.js';
  */
 export function grpcInterceptor(policy: Policy, options?: GrpcInterceptorOptions): Interceptor {
   const config = new InterceptorConfig(policy, options);
-  return (callOptions, nextCall) =>
-    new InterceptingCall(new ResilientCall(config.planFor(callOptions), callOptions, nextCall));
+  // The ResilientCall is itself the InterceptingCall grpc-js asks for (see its doc).
+  return (callOptions, nextCall) => new ResilientCall(config.planFor(callOptions), callOptions, nextCall);
 }

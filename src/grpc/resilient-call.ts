@@ -15,6 +15,7 @@
  */
 import type { EventEmitter } from 'node:events';
 import {
+  InterceptingCall,
   type InterceptingListener,
   type InterceptorOptions,
   type Metadata,
@@ -43,8 +44,42 @@ export const PREVIOUS_ATTEMPTS = 'grpc-previous-rpc-attempts';
 /** Timers fire late, and Node may run one a millisecond before Date.now() agrees. */
 const DEADLINE_SLACK_MS = 5;
 
-/** @internal */
-export class ResilientCall implements ChildCall, AttemptOwner, OwnedOperation<undefined> {
+/**
+ * What `InterceptingCall`'s constructor is given as the next call. ResilientCall
+ * overrides every method of the call interface, so nothing of InterceptingCall's own
+ * machinery (and so this object) is ever used; should a grpc-js version call a method
+ * ResilientCall does not override, the call fails loudly instead of doing nothing.
+ */
+const UNREACHABLE: ChildCall = {
+  cancelWithStatus: unreachable,
+  getPeer: unreachable,
+  start: unreachable,
+  sendMessageWithContext: unreachable,
+  sendMessage: unreachable,
+  startRead: unreachable,
+  halfClose: unreachable,
+  getAuthContext: unreachable,
+};
+function unreachable(): never {
+  throw new Error('breakwater: this @grpc/grpc-js version calls an InterceptingCall method breakwater does not implement');
+}
+
+/** A listener method the caller left out. */
+const ignore = (): void => {};
+
+/**
+ * The call the interceptor returns. It is an `InterceptingCall`, as grpc-js's
+ * `Interceptor` type asks, but implements every method itself rather than through a
+ * requester and a next call: wrapping it in an InterceptingCall of its own would add a
+ * layer (an object, three bound listener functions and a closure per operation) to every
+ * call.
+ *
+ * @internal
+ */
+export class ResilientCall
+  extends InterceptingCall
+  implements ChildCall, AttemptOwner, OwnedOperation<undefined>
+{
   readonly #plan: MethodPlan;
   readonly #options: InterceptorOptions;
   readonly #next: NextCall;
@@ -69,6 +104,7 @@ export class ResilientCall implements ChildCall, AttemptOwner, OwnedOperation<un
   #onParentCancelled: (() => void) | undefined = undefined;
 
   constructor(plan: MethodPlan, options: InterceptorOptions, next: NextCall) {
+    super(UNREACHABLE);
     this.#plan = plan;
     this.#options = options;
     this.#next = next;
@@ -77,9 +113,15 @@ export class ResilientCall implements ChildCall, AttemptOwner, OwnedOperation<un
     this.#committed = plan.streamingRequest;
   }
 
-  start(metadata: Metadata, listener?: Partial<InterceptingListener>): void {
-    // grpc-js's InterceptingCall above this one always passes a full listener.
-    this.#listener = listener as InterceptingListener;
+  override start(metadata: Metadata, listener?: Partial<InterceptingListener>): void {
+    // grpc-js's clients and InterceptingCalls pass a full listener; anyone else may not.
+    this.#listener =
+      listener !== undefined &&
+      listener.onReceiveMetadata !== undefined &&
+      listener.onReceiveMessage !== undefined &&
+      listener.onReceiveStatus !== undefined
+        ? (listener as InterceptingListener)
+        : fullListener(listener);
     this.#metadata = metadata;
     const options = this.#options;
     let deadline = deadlineMs(options.deadline);
@@ -333,7 +375,7 @@ export class ResilientCall implements ChildCall, AttemptOwner, OwnedOperation<un
     this.#listener?.onReceiveStatus(status);
   }
 
-  cancelWithStatus(code: Status, details: string): void {
+  override cancelWithStatus(code: Status, details: string): void {
     if (this.#done) return;
     const child = this.#run?.child;
     if (this.#committed && child !== undefined) {
@@ -351,11 +393,11 @@ export class ResilientCall implements ChildCall, AttemptOwner, OwnedOperation<un
     if (run !== undefined && !run.ended && !run.abandoned) run.reject(reason);
   }
 
-  getPeer(): string {
+  override getPeer(): string {
     return this.#run?.child?.getPeer() ?? 'unknown';
   }
 
-  sendMessageWithContext(context: MessageContext, message: unknown): void {
+  override sendMessageWithContext(context: MessageContext, message: unknown): void {
     if (this.#replay) {
       this.#request = message;
       this.#hasRequest = true;
@@ -370,23 +412,35 @@ export class ResilientCall implements ChildCall, AttemptOwner, OwnedOperation<un
     // Otherwise the attempt is over; a retry replays the message.
   }
 
-  sendMessage(message: unknown): void {
+  override sendMessage(message: unknown): void {
     this.sendMessageWithContext({}, message);
   }
 
-  startRead(): void {
+  override startRead(): void {
     this.#readStarted = true;
     const run = this.#run;
     if (run !== undefined && !run.ended && !run.abandoned) run.child?.startRead();
   }
 
-  halfClose(): void {
+  override halfClose(): void {
     this.#halfClosed = true;
     const run = this.#run;
     if (run !== undefined && !run.ended && !run.abandoned) run.child?.halfClose();
   }
 
-  getAuthContext(): ReturnType<ChildCall['getAuthContext']> {
+  override getAuthContext(): ReturnType<ChildCall['getAuthContext']> {
     return this.#run?.child?.getAuthContext() ?? null;
   }
+}
+
+/** A listener with the methods `listener` lacks doing nothing. */
+function fullListener(listener: Partial<InterceptingListener> | undefined): InterceptingListener {
+  const onReceiveMetadata = listener?.onReceiveMetadata;
+  const onReceiveMessage = listener?.onReceiveMessage;
+  const onReceiveStatus = listener?.onReceiveStatus;
+  return {
+    onReceiveMetadata: onReceiveMetadata === undefined ? ignore : onReceiveMetadata.bind(listener),
+    onReceiveMessage: onReceiveMessage === undefined ? ignore : onReceiveMessage.bind(listener),
+    onReceiveStatus: onReceiveStatus === undefined ? ignore : onReceiveStatus.bind(listener),
+  };
 }

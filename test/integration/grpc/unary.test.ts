@@ -229,4 +229,66 @@ describe.each(CLIENT_KINDS)('unary calls (%s client)', (kind) => {
       status.UNAVAILABLE,
     );
   });
+
+  it('is an InterceptingCall that works under another interceptor, which sees the final answer', async () => {
+    server.script(GET_ORDER, { kind: 'fail', code: status.UNAVAILABLE });
+    const statuses: number[] = [];
+    const messages: unknown[] = [];
+    let returned: unknown;
+    const bw = grpcInterceptor(policy({ retry: { maxAttempts: 3, backoff: quick } }));
+    // Returned unwrapped, as grpc-js's Interceptor type asks; an outer interceptor then
+    // wraps it like any other call.
+    const capture: Interceptor = (options, nextCall) =>
+      new InterceptingCall(nextCall(options), {
+        start: (metadata, listener, next) => {
+          next(metadata, {
+            onReceiveMessage: (message, nextMessage) => {
+              messages.push(message);
+              nextMessage(message);
+            },
+            onReceiveStatus: (s, nextStatus) => {
+              statuses.push(s.code);
+              nextStatus(s);
+            },
+          });
+        },
+      });
+    const inspect: Interceptor = (options, nextCall) => {
+      const call = bw(options, nextCall);
+      returned = call;
+      return call;
+    };
+    const c = makeClient(kind, server.address, clientOptions([capture, inspect]));
+    clients.push(c);
+    const { value, error } = await getOrder(c, 'o-9').outcome;
+    expect(error).toBeUndefined();
+    expect(value).toMatchObject({ id: 'o-9' });
+    expect(returned).toBeInstanceOf(InterceptingCall);
+    expect(statuses).toEqual([status.OK]);
+    expect(messages).toHaveLength(1);
+    expect(server.seen(GET_ORDER)).toHaveLength(2);
+  });
+
+  it('takes a listener with methods missing when started directly', async () => {
+    server.script(GET_ORDER, { kind: 'fail', code: status.UNAVAILABLE });
+    // The real nextCall of a client's chain, kept to make calls outside the client.
+    let chain: { options: Parameters<Interceptor>[0]; nextCall: Parameters<Interceptor>[1] } | undefined;
+    const keep: Interceptor = (options, nextCall) => {
+      chain = { options, nextCall };
+      return new InterceptingCall(nextCall(options));
+    };
+    const c = makeClient(kind, server.address, clientOptions([keep]));
+    clients.push(c);
+    expect((await getOrder(c, 'warm').outcome).error?.code).toBe(status.UNAVAILABLE);
+    if (chain === undefined) throw new Error('the interceptor did not run');
+    const { options, nextCall } = chain;
+    const call = grpcInterceptor(policy({ retry: { maxAttempts: 3, backoff: quick } }))(options, nextCall);
+    const ended = new Promise<number>((resolve) => {
+      call.start(new Metadata(), { onReceiveStatus: (s) => resolve(s.code) });
+    });
+    call.sendMessage({ id: 'direct' });
+    call.halfClose();
+    expect(await ended).toBe(status.OK);
+    expect(server.seen(GET_ORDER).map((s) => s.request)).toMatchObject([{ id: 'warm' }, { id: 'direct' }]);
+  });
 });
