@@ -997,13 +997,17 @@ export class Execution<T> implements LaneEntry, AbortSubscriber {
     const cfg = this.#policy.config;
     let retry: boolean;
     let hint: number | undefined;
-    const classify: RetryOn | undefined = this.#options?.retryOn ?? cfg.retryOn;
+    const options = this.#options;
+    const own = options?.retryOn;
+    const classify: RetryOn | undefined = own ?? cfg.retryOn;
     if (classify === undefined) {
       retry = isRetryableByDefault(error);
     } else {
       let verdict: ReturnType<RetryOn>;
       try {
-        verdict = classify(error, attempt);
+        // The call's own classifier is called as a method of its options (an adapter's
+        // call object may be its own options: see HttpCall).
+        verdict = own === undefined ? classify(error, attempt) : own.call(options, error, attempt);
       } catch (classifyError) {
         // A broken classifier must not hide the real failure, nor take the process down
         // (an uncaught exception would): stop with the attempt's error, report the bug.

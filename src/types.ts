@@ -120,7 +120,8 @@ export interface ExecuteOptions {
   key?: string | undefined;
   /**
    * Classification for this call, replacing the policy's `retry.retryOn`. Adapters pass
-   * their transport's rules here when the policy has none of its own.
+   * their transport's rules here when the policy has none of its own. Called as a method
+   * of this options object.
    */
   retryOn?: RetryOn | undefined;
 }

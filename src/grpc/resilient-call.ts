@@ -61,7 +61,9 @@ const UNREACHABLE: ChildCall = {
   getAuthContext: unreachable,
 };
 function unreachable(): never {
-  throw new Error('breakwater: this @grpc/grpc-js version calls an InterceptingCall method breakwater does not implement');
+  throw new Error(
+    'breakwater: this @grpc/grpc-js version calls an InterceptingCall method breakwater does not implement',
+  );
 }
 
 /** A listener method the caller left out. */

@@ -266,7 +266,7 @@ class CallController implements Controller {
   }
 
   get aborted(): boolean {
-    return this.#call.signal.aborted;
+    return this.#call.aborted;
   }
 
   get paused(): boolean {
@@ -274,7 +274,7 @@ class CallController implements Controller {
   }
 
   get reason(): Error | null {
-    return (this.#call.signal.reason as Error | undefined) ?? null;
+    return (this.#call.reason as Error | undefined) ?? null;
   }
 
   get rawHeaders(): RawControllerHeaders {

@@ -56,13 +56,30 @@ export interface SharedState {
 /** The dispatch function an interceptor receives. */
 export type DispatchFn = (options: never, handler: never) => boolean;
 
-/** One request through the interceptor (see the module comment). */
-export abstract class HttpCall implements AttemptOwner, OwnedOperation<void> {
+/**
+ * One request through the interceptor (see the module comment).
+ *
+ * To keep a request to few objects, the call is three things at once: the signal its
+ * caller's abort reaches the policy through (a {@link CallerSignal}), the operation the
+ * policy runs (an `OwnedOperation`), and the `execute` options it runs with, whose
+ * `retryOn` the policy calls as a method of the options.
+ */
+export abstract class HttpCall
+  extends CallerSignal
+  implements AttemptOwner, OwnedOperation<void>, ExecuteOptions
+{
   readonly policy: Policy;
   readonly options: ResolvedHttpOptions;
   readonly settings: RequestSettings | undefined;
   readonly opts: DispatchOptionsLike;
-  readonly signal = new CallerSignal();
+  /** Execute option: the call itself (see above). */
+  readonly signal: AbortSignal;
+  /** Execute option: what keys a keyed breaker. */
+  readonly key: string | undefined;
+  /** Execute option: the request's own deadline. */
+  readonly deadline: number | undefined;
+  /** Execute option: the request's own idempotency key. */
+  readonly idempotencyKey: string | undefined;
   /** The attempt the policy is running (or ran last). */
   current: Attempt | undefined = undefined;
   held: Attempt | undefined = undefined;
@@ -87,11 +104,26 @@ export abstract class HttpCall implements AttemptOwner, OwnedOperation<void> {
     dispatch: DispatchFn,
     opts: DispatchOptionsLike,
   ) {
-    this.policy = shared.policy;
+    super();
+    const policy = shared.policy;
+    this.policy = policy;
     this.options = settings?.options ?? shared.options;
     this.settings = settings;
     this.#dispatch = dispatch;
     this.opts = opts;
+    this.signal = this.asAbortSignal();
+    const origin = opts.origin;
+    // The origin keys a keyed breaker; without one nothing needs it, and reading a URL's
+    // origin builds a new string on every request.
+    this.key =
+      settings?.key ??
+      (policy.config.keyedBreaker === undefined
+        ? undefined
+        : typeof origin === 'string'
+          ? origin
+          : origin?.origin);
+    this.deadline = settings?.deadline;
+    this.idempotencyKey = settings?.idempotencyKey;
     const kind = bodyKind(opts.body);
     this.#bodyKind = kind;
     this.#body = kind === ITERATOR ? new TrackedBody(opts.body as Iterable<unknown>) : opts.body;
@@ -107,27 +139,9 @@ export abstract class HttpCall implements AttemptOwner, OwnedOperation<void> {
   /** Starts the operation. */
   start(): boolean {
     this.callerStart();
-    const o = this.opts;
-    const origin = o.origin;
-    const settings = this.settings;
-    const options: ExecuteOptions = {
-      signal: this.signal.asAbortSignal(),
-      retryOn: this.retryOn,
-      // The origin keys a keyed breaker; without one nothing needs it, and reading a URL's
-      // origin builds a new string on every request.
-      key:
-        settings?.key ??
-        (this.policy.config.keyedBreaker === undefined
-          ? undefined
-          : typeof origin === 'string'
-            ? origin
-            : origin?.origin),
-      deadline: settings?.deadline,
-      idempotencyKey: settings?.idempotencyKey,
-    };
-    // The call is the operation's owner (startAttempt, succeeded, failed): no promise or
-    // closure per request on the success path.
-    runOwned(this.policy, this, options);
+    // The call is the operation's owner (startAttempt, succeeded, failed) and its options:
+    // no promise, closure or options object per request on the success path.
+    runOwned(this.policy, this, this);
     // The first attempt is dispatched synchronously (unless a bulkhead queues it): pass on
     // what the dispatcher below said about its backpressure.
     return this.#dispatched;
@@ -138,8 +152,8 @@ export abstract class HttpCall implements AttemptOwner, OwnedOperation<void> {
     const previous = this.current;
     if (previous?.running === true) this.abandon(previous, new Error('superseded by a new attempt'));
     if (this.held !== undefined) this.#drainHeld();
-    if (this.signal.aborted) {
-      attemptFailed(ctx, this.signal.reason);
+    if (this.aborted) {
+      attemptFailed(ctx, this.reason);
       return;
     }
     // A throw from here fails the attempt (the owned-operation contract).
@@ -158,12 +172,15 @@ export abstract class HttpCall implements AttemptOwner, OwnedOperation<void> {
   /** The operation succeeded: the response has reached the caller already. */
   succeeded(): void {}
 
-  /** The policy's retryOn for this request (see classify.ts for the default rules). */
-  readonly retryOn = (error: unknown, ctx: AttemptContext): RetryDecision => {
+  /**
+   * Execute option: the policy's retryOn for this request (see classify.ts for the default
+   * rules), called as a method of the call.
+   */
+  retryOn(error: unknown, ctx: AttemptContext): RetryDecision {
     const attempt = this.current;
     // The policy ended the attempt itself (its timeout fired): stop the request too.
     if (attempt !== undefined && !attempt.settled) this.abandon(attempt, error);
-    if (this.signal.aborted || this.committed || !this.#repeatable || !this.#bodyReplayable()) return false;
+    if (this.aborted || this.committed || !this.#repeatable || !this.#bodyReplayable()) return false;
     const own = this.policy.config.retryOn;
     const verdict = own === undefined ? classifyHttpFailure(error, this.options) : own(error, ctx);
     const held = this.held;
@@ -179,7 +196,7 @@ export abstract class HttpCall implements AttemptOwner, OwnedOperation<void> {
       });
     }
     return verdict;
-  };
+  }
 
   /** The operation failed: retrying stopped, the deadline passed, or the caller aborted. */
   failed(error: unknown): void {
@@ -187,7 +204,7 @@ export abstract class HttpCall implements AttemptOwner, OwnedOperation<void> {
     const held = this.held;
     if (held !== undefined) {
       this.held = undefined;
-      if (held.error === error && !this.done && !this.signal.aborted) {
+      if (held.error === error && !this.done && !this.aborted) {
         this.current = held;
         held.release();
         return;
@@ -201,9 +218,9 @@ export abstract class HttpCall implements AttemptOwner, OwnedOperation<void> {
 
   /** The abort function handed to the caller. */
   readonly abortByCaller = (reason?: unknown): void => {
-    if (this.done || this.signal.aborted) return;
+    if (this.done || this.aborted) return;
     const why = reason ?? defaultAbortReason();
-    this.signal.abort(why); // the policy stops waiting and rejects with `why`
+    this.abort(why); // the policy stops waiting and rejects with `why`
     const current = this.current;
     if (current?.running === true) this.abandon(current, why);
     if (this.held !== undefined) this.#drainHeld();
@@ -230,7 +247,7 @@ export abstract class HttpCall implements AttemptOwner, OwnedOperation<void> {
     attempt.error = error;
     if (
       kind === RETRYABLE &&
-      !this.signal.aborted &&
+      !this.aborted &&
       this.#repeatable &&
       this.#attemptNumber < this.policy.config.maxAttempts &&
       this.#bodyReplayable()

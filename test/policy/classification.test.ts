@@ -140,6 +140,39 @@ describe('retryOn', () => {
     expect(policyRetryOn).not.toHaveBeenCalled();
   });
 
+  it('ExecuteOptions.retryOn is called as a method of the options, the policy retryOn as a plain function', async () => {
+    const clock = new ManualClock();
+    const thisOfPolicyRetryOn: unknown[] = [];
+    const p = policy({
+      clock,
+      retry: {
+        maxAttempts: 3,
+        backoff: backoff.constant(1),
+        retryOn(this: unknown) {
+          thisOfPolicyRetryOn.push(this);
+          return true;
+        },
+      },
+    });
+    const fail = async () => {
+      throw new Error('x');
+    };
+    await clock.settle(p.execute(fail));
+    expect(thisOfPolicyRetryOn).toEqual([undefined, undefined, undefined]);
+    // An adapter's call object may be its own options, its retryOn a method reading it.
+    const options = {
+      limit: 2,
+      seen: [] as number[],
+      retryOn(this: { limit: number; seen: number[] }, _error: unknown, ctx: { attempt: number }) {
+        this.seen.push(ctx.attempt);
+        return ctx.attempt < this.limit;
+      },
+    };
+    const settled = await clock.settle(p.execute(fail, options));
+    expect(settled.status).toBe('rejected');
+    expect(options.seen).toEqual([1, 2]);
+  });
+
   it('ExecuteOptions.retryOn replaces the default classification too', async () => {
     const clock = new ManualClock();
     const p = policy({ clock, retry: { maxAttempts: 3, backoff: backoff.constant(1) } });
