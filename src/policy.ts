@@ -300,7 +300,23 @@ export class PolicyImpl implements Policy, PolicyRuntime {
  */
 export function runOwned<T>(policy: Policy, owner: OwnedOperation<T>, options?: ExecuteOptions): void {
   if (policy instanceof PolicyImpl) policy.runOwned(owner, options);
-  else settleOwned(policy.execute(ownedAttempts(owner), options), owner);
+  else settleOwned(policy.execute(ownedAttempts(owner), plainOptions(options)), owner);
+}
+
+/**
+ * `options` for a policy of another copy of breakwater, which may call `retryOn` as a plain
+ * function: a copy whose `retryOn` is bound to `options`.
+ */
+function plainOptions(options: ExecuteOptions | undefined): ExecuteOptions | undefined {
+  const retryOn = options?.retryOn;
+  if (options === undefined || retryOn === undefined) return options;
+  return {
+    signal: options.signal,
+    deadline: options.deadline,
+    idempotencyKey: options.idempotencyKey,
+    key: options.key,
+    retryOn: (error, context) => retryOn.call(options, error, context),
+  };
 }
 
 /**

@@ -288,6 +288,37 @@ describe('runOwned off the lean path', () => {
     expect(owner.outcomes).toEqual([{ ok: true, value: 'foreign' }]);
   });
 
+  it('gives a policy from another copy a retryOn bound to its options', async () => {
+    const clock = new ManualClock();
+    const real = quick({}, clock);
+    // An older copy may call an execute option's retryOn as a plain function.
+    const foreign = {
+      config: real.config,
+      execute: <T>(fn: (ctx: AttemptContext) => T | PromiseLike<T>, options?: ExecuteOptions) => {
+        const retryOn = options?.retryOn;
+        return real.execute((ctx) => fn({ ...ctx, attempt: ctx.attempt } as AttemptContext), {
+          retryOn: retryOn === undefined ? undefined : (error, ctx) => retryOn(error, ctx),
+        });
+      },
+      onEvent: real.onEvent.bind(real),
+      with: real.with.bind(real),
+    } as Policy;
+    const options = {
+      verdicts: [] as number[],
+      retryOn(this: { verdicts: number[] }, _error: unknown, ctx: AttemptContext) {
+        this.verdicts.push(ctx.attempt);
+        return true;
+      },
+    };
+    const owner = new Recorder();
+    owner.plan = (ctx) =>
+      ctx.attempt === 1 ? () => attemptFailed(ctx, transient()) : () => attemptSucceeded(ctx, 'again');
+    runOwned(foreign, owner, options);
+    await clock.runAll();
+    expect(options.verdicts).toEqual([1]);
+    expect(owner.outcomes).toEqual([{ ok: true, value: 'again' }]);
+  });
+
   it('reports an exception thrown after the attempt reported as uncaught, not as a failure', async () => {
     const clock = new ManualClock();
     const owner = new Recorder();

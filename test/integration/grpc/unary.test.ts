@@ -240,7 +240,7 @@ describe.each(CLIENT_KINDS)('unary calls (%s client)', (kind) => {
     // wraps it like any other call.
     const capture: Interceptor = (options, nextCall) =>
       new InterceptingCall(nextCall(options), {
-        start: (metadata, listener, next) => {
+        start: (metadata, _listener, next) => {
           next(metadata, {
             onReceiveMessage: (message, nextMessage) => {
               messages.push(message);
