@@ -14,7 +14,8 @@
 // - NATS: a JetStream client whose `publish` resolves with an ack.
 //
 // Measured: CPU time (user + system) of this process per operation with 64 in flight,
-// median of interleaved rounds whose variant order rotates.
+// median of interleaved rounds whose variant order rotates; and bytes allocated per
+// operation (V8's sampling heap profiler), which does not move with the machine's load.
 import {
   credentials,
   InterceptingCall,
@@ -26,7 +27,7 @@ import { loadSync } from '@grpc/proto-loader';
 import { Dispatcher, interceptors, request } from 'undici';
 import { loadBreakwater } from './lib/dist.mjs';
 import { writeSection } from './lib/report.mjs';
-import { compareCpu, cpuTable } from './lib/throughput.mjs';
+import { allocationTable, compareAllocation, compareCpu, cpuTable } from './lib/throughput.mjs';
 
 const quick = process.env.BENCH_QUICK === '1';
 const ROUNDS = quick ? 3 : 15;
@@ -216,18 +217,34 @@ async function compare(title, variants) {
   return cpuTable(rows, `${title}: CPU µs per call`, 2);
 }
 
+/** Allocation, measured after every CPU table: the heap profiler slows what runs after it. */
+async function allocation(title, variants) {
+  const bytes = await compareAllocation(variants, { concurrency: CONCURRENCY, operations: OPERATIONS });
+  console.log(`${title}: ${bytes.map((r) => `${r.name} ${Math.round(r.bytes)} B`).join(', ')}`);
+  return allocationTable(bytes, `${title}: bytes allocated per call`);
+}
+
 const grpcTable = await compare('gRPC unary call', grpcVariants);
 const httpTable = await compare('HTTP GET, undici.request', httpVariants);
 const natsTable = await compare('JetStream publish', natsVariants);
+const grpcBytes = await allocation('gRPC unary call', grpcVariants);
+const httpBytes = await allocation('HTTP GET, undici.request', httpVariants);
+const natsBytes = await allocation('JetStream publish', natsVariants);
 
 writeSection(
   'overhead',
   'Adapter overhead with the network taken out',
   `${grpcTable}
 
+${grpcBytes}
+
 ${httpTable}
 
+${httpBytes}
+
 ${natsTable}
+
+${natsBytes}
 
 Each transport's bottom layer is an in-process fake that answers on the next turn of the
 event loop (\`setImmediate\`, as data from a socket would arrive): a grpc-js
@@ -237,6 +254,8 @@ channel (\`channelOverride\`) whose calls return headers, the response and OK; a
 so the rows differ only by the interceptor or publisher. "full policy" is deadline 10 s,
 attempt timeout 5 s, 3 attempts with a retry budget, and a circuit breaker. CPU time of the
 process per call, 64 calls in flight, median of ${ROUNDS} interleaved rounds of
-${OPERATIONS.toLocaleString('en-US')} calls. The transport sections above measure the same calls
+${OPERATIONS.toLocaleString('en-US')} calls. Bytes allocated per call: V8's sampling heap profiler (a sample per 256
+bytes on average, collected objects included) over ${OPERATIONS.toLocaleString('en-US')} calls after as many unmeasured ones;
+samples make it an estimate (repeated runs of the same code differ by up to 3%), but it does not move with the machine's load as CPU time does. The transport sections above measure the same calls
 over loopback, where each one costs the client far more (see their CPU tables).`,
 );

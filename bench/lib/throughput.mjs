@@ -170,3 +170,56 @@ export function cpuTable(rows, label, digits = 1) {
   }
   return lines.join('\n');
 }
+
+/**
+ * Bytes allocated per operation for each variant, with `concurrency` in flight: V8's
+ * sampling heap profiler (one sample per 256 bytes on average, objects the GC has
+ * collected included) over `operations` operations after as many unmeasured ones. Unlike
+ * CPU time it does not depend on how busy the machine is; it is what a change that saves
+ * objects moves.
+ */
+export async function compareAllocation(variants, { concurrency, operations }) {
+  const { Session } = await import('node:inspector/promises');
+  const session = new Session();
+  session.connect();
+  const run = async (op) => {
+    let left = operations;
+    await Promise.all(
+      Array.from({ length: concurrency }, async () => {
+        while (left-- > 0) await op();
+      }),
+    );
+  };
+  const rows = [];
+  for (const variant of variants) {
+    await run(variant.op);
+    await session.post('HeapProfiler.startSampling', {
+      samplingInterval: 256,
+      includeObjectsCollectedByMajorGC: true,
+      includeObjectsCollectedByMinorGC: true,
+    });
+    await run(variant.op);
+    const { profile } = await session.post('HeapProfiler.stopSampling');
+    let total = 0;
+    const walk = (node) => {
+      total += node.selfSize;
+      for (const child of node.children) walk(child);
+    };
+    walk(profile.head);
+    rows.push({ name: variant.name, bytes: total / operations });
+  }
+  session.disconnect();
+  return rows;
+}
+
+/** Formats `compareAllocation` rows as a markdown table against the first row. */
+export function allocationTable(rows, label) {
+  const base = rows[0]?.bytes ?? Number.NaN;
+  const fmt = (n) => Math.round(n).toLocaleString('en-US');
+  const lines = [`| variant | ${label} | vs ${rows[0]?.name} |`, '| --- | ---: | ---: |'];
+  for (const row of rows) {
+    const delta = row.bytes - base;
+    lines.push(`| ${row.name} | ${fmt(row.bytes)} | ${delta >= 0 ? '+' : '-'}${fmt(Math.abs(delta))} B |`);
+  }
+  return lines.join('\n');
+}
