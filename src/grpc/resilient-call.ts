@@ -1,8 +1,8 @@
 /**
- * The per-call state behind the interceptor: one `ResilientCall` per gRPC call runs the
- * call through `policy.execute`, and each attempt is a new call down the interceptor
- * chain (`nextCall`), so a retry is a fresh HTTP/2 stream with the same metadata and
- * request.
+ * The per-call state behind the interceptor, and the `InterceptingCall` it returns: one
+ * `ResilientCall` per gRPC call runs the call through the policy (as its owned operation,
+ * see `runOwned`), and each attempt is a new call down the interceptor chain
+ * (`nextCall`), so a retry is a fresh HTTP/2 stream with the same metadata and request.
  *
  * Nothing reaches the caller until the call commits: for unary calls when an attempt ends
  * OK, for server streaming at the first response message (or an OK end with none).
