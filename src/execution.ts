@@ -476,24 +476,41 @@ export function ownedAttempts<T>(owner: OwnedOperation<T>): (context: AttemptCon
     });
     if (context instanceof Attempt) Attempt.bindOwned(context, resolve, reject);
     else foreignAttempts.set(context, [resolve, reject]);
-    try {
-      owner.startAttempt(context);
-    } catch (error) {
-      if (context instanceof Attempt ? Attempt.unreported(context) : foreignAttempts.has(context)) {
-        attemptFailed(context, error);
-      } else {
-        // Thrown after the attempt had reported (by code it called back): not the
-        // attempt's failure, and not ours to swallow.
-        queueMicrotask(() => {
-          throw error;
-        });
-      }
-    }
+    // Inside `execute` a rethrow would count as the attempt's failure: report it instead.
+    startOwned(owner, context, throwUncaught);
     return promise;
   };
 }
 
 const noop = (): void => {};
+
+/**
+ * Starts an owned attempt. A throw fails the attempt, unless the attempt had reported
+ * already (the throw came from code its report called back): then it is not the attempt's
+ * failure, and not ours to swallow, so it goes to `late`.
+ */
+function startOwned<T>(
+  owner: OwnedOperation<T>,
+  context: AttemptContext,
+  late: (error: unknown) => void,
+): void {
+  try {
+    owner.startAttempt(context);
+  } catch (error) {
+    const unreported =
+      context instanceof Attempt ? Attempt.unreported(context) : foreignAttempts.has(context);
+    if (unreported) attemptFailed(context, error);
+    else late(error);
+  }
+}
+
+function rethrow(error: unknown): never {
+  throw error;
+}
+
+function throwUncaught(error: unknown): void {
+  queueMicrotask(() => rethrow(error));
+}
 
 /** Hands an operation's outcome to its owner. */
 export function settleOwned<T>(outcome: Promise<T>, owner: OwnedOperation<T>): void {
@@ -523,14 +540,8 @@ export function executeOwned<T>(
     return;
   }
   armLean(policy, attempt);
-  try {
-    owner.startAttempt(attempt);
-  } catch (error) {
-    // Thrown after the attempt had reported (by code it called back): not the attempt's
-    // failure, and not ours to swallow.
-    if (!Attempt.unreported(attempt)) throw error;
-    Attempt.failed(attempt, error);
-  }
+  // Called by the adapter: a late throw goes back to it.
+  startOwned(owner, attempt, rethrow);
 }
 
 /**

@@ -144,13 +144,8 @@ export async function compareCpu(variants, { concurrency, operations, rounds }) 
   for (let round = 0; round < rounds; round++) {
     for (let i = 0; i < variants.length; i++) {
       const variant = variants[(i + round) % variants.length];
-      let left = operations;
       const before = process.cpuUsage();
-      await Promise.all(
-        Array.from({ length: concurrency }, async () => {
-          while (left-- > 0) await variant.op();
-        }),
-      );
+      await runConcurrently(variant.op, concurrency, operations);
       const used = process.cpuUsage(before);
       samples.get(variant.name).push((used.user + used.system) / operations);
     }
@@ -160,12 +155,33 @@ export async function compareCpu(variants, { concurrency, operations, rounds }) 
 
 /** Formats `compareCpu` rows as a markdown table against the first row, `digits` decimals. */
 export function cpuTable(rows, label, digits = 1) {
-  const base = rows[0]?.us ?? Number.NaN;
+  return deltaTable(
+    rows,
+    label,
+    (row) => row.us,
+    (n) => n.toFixed(digits),
+    'µs',
+  );
+}
+
+/** Runs `operations` calls of `op`, `concurrency` of them in flight at a time. */
+async function runConcurrently(op, concurrency, operations) {
+  let left = operations;
+  await Promise.all(
+    Array.from({ length: concurrency }, async () => {
+      while (left-- > 0) await op();
+    }),
+  );
+}
+
+/** A markdown table of `value(row)` for each row, and its difference from the first row's. */
+function deltaTable(rows, label, value, format, unit) {
+  const base = rows.length === 0 ? Number.NaN : value(rows[0]);
   const lines = [`| variant | ${label} | vs ${rows[0]?.name} |`, '| --- | ---: | ---: |'];
   for (const row of rows) {
-    const delta = row.us - base;
+    const delta = value(row) - base;
     lines.push(
-      `| ${row.name} | ${row.us.toFixed(digits)} | ${delta >= 0 ? '+' : ''}${delta.toFixed(digits)} µs |`,
+      `| ${row.name} | ${format(value(row))} | ${delta >= 0 ? '+' : '-'}${format(Math.abs(delta))} ${unit} |`,
     );
   }
   return lines.join('\n');
@@ -182,23 +198,15 @@ export async function compareAllocation(variants, { concurrency, operations }) {
   const { Session } = await import('node:inspector/promises');
   const session = new Session();
   session.connect();
-  const run = async (op) => {
-    let left = operations;
-    await Promise.all(
-      Array.from({ length: concurrency }, async () => {
-        while (left-- > 0) await op();
-      }),
-    );
-  };
   const rows = [];
   for (const variant of variants) {
-    await run(variant.op);
+    await runConcurrently(variant.op, concurrency, operations);
     await session.post('HeapProfiler.startSampling', {
       samplingInterval: 256,
       includeObjectsCollectedByMajorGC: true,
       includeObjectsCollectedByMinorGC: true,
     });
-    await run(variant.op);
+    await runConcurrently(variant.op, concurrency, operations);
     const { profile } = await session.post('HeapProfiler.stopSampling');
     let total = 0;
     const walk = (node) => {
@@ -214,12 +222,6 @@ export async function compareAllocation(variants, { concurrency, operations }) {
 
 /** Formats `compareAllocation` rows as a markdown table against the first row. */
 export function allocationTable(rows, label) {
-  const base = rows[0]?.bytes ?? Number.NaN;
-  const fmt = (n) => Math.round(n).toLocaleString('en-US');
-  const lines = [`| variant | ${label} | vs ${rows[0]?.name} |`, '| --- | ---: | ---: |'];
-  for (const row of rows) {
-    const delta = row.bytes - base;
-    lines.push(`| ${row.name} | ${fmt(row.bytes)} | ${delta >= 0 ? '+' : '-'}${fmt(Math.abs(delta))} B |`);
-  }
-  return lines.join('\n');
+  const bytes = (n) => Math.round(n).toLocaleString('en-US');
+  return deltaTable(rows, label, (row) => row.bytes, bytes, 'B');
 }
