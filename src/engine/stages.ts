@@ -1,0 +1,113 @@
+/**
+ * The contracts of the pipeline's pluggable stages: what an operation asks of an admission
+ * stage (a bulkhead, an adaptive limit), of a throttle, and of an observer (telemetry).
+ * The engine (`operation.ts`) calls these at fixed points of an operation's life; see
+ * docs/architecture.md for the state diagram and where each hook runs.
+ *
+ * Nothing here imports a transport or OpenTelemetry: stages that need them live in their
+ * own subpath and implement these interfaces.
+ *
+ * @module
+ */
+import type { CircuitBreaker } from '../breaker/circuit-breaker.js';
+import type { KeyedCircuitBreaker } from '../breaker/keyed.js';
+import type { BreakwaterEvent } from '../events.js';
+import type { AttemptContext } from '../types.js';
+
+/**
+ * One finished attempt, as an admission stage hears it: how long it ran and whether it
+ * counts as a drop (it timed out, or failed in a way that says the dependency is
+ * overloaded). Used by adaptive limits to learn the right concurrency.
+ */
+export interface AttemptSample {
+  /** How long the attempt ran, ms (the policy's clock). */
+  readonly durationMs: number;
+  /** The attempt timed out, or its failure counts against the dependency. */
+  readonly dropped: boolean;
+  /** Operations holding a slot when the attempt ended (the attempt's own included). */
+  readonly inFlight: number;
+  /** When the attempt ended, ms since the epoch (the policy's clock). */
+  readonly now: number;
+}
+
+/**
+ * An admission stage: caps how many operations run at once (a fixed bulkhead, an adaptive
+ * limit). An operation takes one slot before its first attempt and gives it back when it
+ * settles; retries and hedges run in the same slot.
+ *
+ * @internal
+ */
+export interface Admission {
+  readonly maxQueue: number;
+  /** Operations holding a slot now. */
+  readonly active: number;
+  /** Operations waiting for a slot now. */
+  readonly queued: number;
+  /** Takes a slot at once when one is free. */
+  tryAcquire(): boolean;
+  /**
+   * Queues for a slot. Returns a cancel function, or undefined when the queue is full too.
+   * `grant` is called once a slot is held.
+   */
+  enqueue(grant: () => void): (() => void) | undefined;
+  /** Gives a slot back. */
+  release(): void;
+  /** The rejection for a full stage (cheap: no stack). */
+  rejection(): Error;
+  /** Optional: hears every attempt that ended (adaptive limits learn from it). */
+  sample?(sample: AttemptSample): void;
+}
+
+/**
+ * A throttle: asked before every attempt whether to send it at all, and told how every
+ * attempt ended (client-side adaptive throttling).
+ *
+ * @internal
+ */
+export interface Throttle {
+  /** Whether to send an attempt now; `random` is the policy's source, uniform in [0, 1). */
+  allow(random: () => number, now: number): boolean;
+  /** An attempt ended: `accepted` is false when its failure counts against the dependency. */
+  record(accepted: boolean, now: number): void;
+  /** The rejection for a throttled attempt (cheap: no stack, never retried). */
+  rejection(): Error;
+}
+
+/** Low-cardinality attributes an adapter gives an operation (`rpc.method`, `server.address`). */
+export type OperationAttributes = Readonly<Record<string, string | number | boolean>>;
+
+/** What an observer learns of the policy it is bound to. */
+export interface ObservedPolicy {
+  readonly name: string;
+  readonly breaker: CircuitBreaker | undefined;
+  readonly keyedBreaker: KeyedCircuitBreaker | undefined;
+}
+
+/**
+ * An observer stage (telemetry): watches operations without changing their course. A
+ * policy binds it once, at construction; a policy without one pays nothing.
+ */
+export interface Telemetry {
+  /** Binds the observer to a policy (called once per policy, `policy.with()` included). */
+  bind(policy: ObservedPolicy): PolicyObserver;
+}
+
+/** An observer bound to one policy. */
+export interface PolicyObserver {
+  /**
+   * An operation starts. Called synchronously inside `execute` (or an adapter's call), so
+   * the caller's active context is current; the returned observer hears the operation.
+   */
+  operation(attributes: OperationAttributes | undefined): OperationObserver;
+}
+
+/** An observer of one operation. */
+export interface OperationObserver {
+  /** Every event of the operation, in order, synchronously (`operation-end` last). */
+  event(event: BreakwaterEvent): void;
+  /**
+   * Starts an attempt: must call `start.call(thisArg, attempt)` once, synchronously, with
+   * whatever context the observer wants active (the operation's span).
+   */
+  runAttempt<H>(start: (this: H, attempt: AttemptContext) => void, thisArg: H, attempt: AttemptContext): void;
+}
