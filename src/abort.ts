@@ -84,10 +84,8 @@ export function unsubscribeAbort(signal: AbortSignal, subscriber: AbortSubscribe
  * `reason` and one 'abort' listener (`subscribeAbort` above), which is all this provides;
  * the adapters' cancellation tests fail if the core ever needs more.
  *
- * The owner's promise: when it aborts the signal, it also fails the attempt in flight. So
- * a lean first attempt (see `executeLean`, `executeOwned`) need not race the signal, which
- * saves a promise and two closures per call: the failure hands the operation over, and
- * `Execution.resume` finds the signal aborted.
+ * The operation subscribes to it like to any signal (a field, no listener list), and
+ * books the attempt in flight as aborted when it aborts.
  */
 export class LightSignal {
   aborted = false;

@@ -12,8 +12,8 @@
  */
 import type { Clock, TimerHandle } from './clock.js';
 
-/** setTimeout's longest delay; Node fires a longer one after 1 ms. */
-const MAX_TIMER = 2_147_483_647;
+/** setTimeout's longest delay, ms; Node fires a longer one after 1 ms. */
+export const MAX_TIMER = 2_147_483_647;
 
 /** Something a {@link TimerLane} can expire. */
 export interface LaneEntry {

@@ -90,6 +90,15 @@ export interface DeadlineExceededEvent extends Base {
   readonly elapsedMs: number;
 }
 
+/** The operation failed and the policy's `fallback` answers in its place. */
+export interface FallbackUsedEvent extends Base {
+  readonly type: 'fallback-used';
+  /** Attempts made. */
+  readonly attempts: number;
+  /** The failure the fallback answers for. */
+  readonly error: unknown;
+}
+
 /** The operation settled. */
 export interface OperationEndEvent extends Base {
   readonly type: 'operation-end';
@@ -109,6 +118,7 @@ export type BreakwaterEvent =
   | CircuitRejectedEvent
   | BulkheadRejectedEvent
   | DeadlineExceededEvent
+  | FallbackUsedEvent
   | OperationEndEvent;
 
 /** A listener of {@link BreakwaterEvent}s. */

@@ -22,6 +22,7 @@ export {
 } from './breaker/keyed.js';
 export { type Bulkhead, type BulkheadOptions, bulkhead } from './bulkhead.js';
 export { type Clock, systemClock, type TimerHandle } from './clock.js';
+export { attemptsMade } from './engine/failure.js';
 export {
   AttemptTimeoutError,
   BreakwaterError,
@@ -42,6 +43,7 @@ export type {
   CircuitStateChangeEvent,
   DeadlineExceededEvent,
   EventListener,
+  FallbackUsedEvent,
   OperationEndEvent,
   RetryRefusedEvent,
   RetryRefusedReason,
@@ -51,6 +53,7 @@ export { newIdempotencyKey } from './idempotency.js';
 export {
   type AttemptContext,
   type ExecuteOptions,
+  type FallbackContext,
   type Policy,
   type PolicyConfig,
   type PolicyOptions,

@@ -1,35 +1,28 @@
 /**
  * `policy()`: validates options once, and runs operations through the pipeline
  *
- *   caller signal + deadline → bulkhead → retry (budget, backoff) → circuit breaker
- *     → attempt timeout → your function
+ *   caller signal + deadline → breaker admission → bulkhead → attempt (breaker permit,
+ *     attempt timeout, your function) → retry decision (budget, backoff) → settle
  *
  * A Policy is immutable and safe to share across concurrent calls; per-call state lives
- * in an {@link Execution}. Shared mutable things (breakers, budgets, bulkheads) are
- * explicit objects you may pass to several policies.
+ * in an `Operation` (src/engine/operation.ts). Shared mutable things (breakers, budgets,
+ * bulkheads) are explicit objects you may pass to several policies.
  *
  * @module
  */
-import { LightSignal } from './abort.js';
 import { type CircuitBreaker, reportListenerError } from './breaker/circuit-breaker.js';
-import { isKeyedCircuitBreaker, type KeyedCircuitBreaker } from './breaker/keyed.js';
-import { isBulkhead } from './bulkhead.js';
-import { systemClock } from './clock.js';
+import type { KeyedCircuitBreaker } from './breaker/keyed.js';
+import type { Bulkhead } from './bulkhead.js';
 import { TimerLane } from './deadline.js';
+import { breakerRefuses } from './engine/breaker.js';
+import { type OperationHandler, PromiseHandler, rejectSoon, runForeign } from './engine/handler.js';
+import { Operation } from './engine/operation.js';
+import type { PolicyObserver } from './engine/stages.js';
+import { InvalidOptionsError } from './errors.js';
 import type { BreakwaterEvent, EventListener } from './events.js';
-import {
-  Execution,
-  executeLean,
-  executeOwned,
-  isLeanOptions,
-  type OwnedOperation,
-  ownedAttempts,
-  rejectSoon,
-  settleOwned,
-} from './execution.js';
-import { newIdempotencyKey } from './idempotency.js';
-import { type Backoff, custom, exponential, isBackoff } from './retry/backoff.js';
-import { isRetryBudget, type RetryBudget, retryBudget } from './retry/budget.js';
+import { executeOptionsError } from './options/execute.js';
+import { POLICY_KEYS, resolvePolicyOptions } from './options/policy.js';
+import type { RetryBudget } from './retry/budget.js';
 import type {
   AttemptContext,
   ExecuteOptions,
@@ -37,135 +30,19 @@ import type {
   PolicyConfig,
   PolicyOptions,
   PolicyRuntime,
-  RetryOn,
-  RetryOptions,
 } from './types.js';
-import { bool, invalid, num, obj, fn as validateFn } from './validate.js';
+import { invalid, obj } from './validate.js';
 
 export type {
   AttemptContext,
   ExecuteOptions,
+  FallbackContext,
   Policy,
   PolicyConfig,
   PolicyOptions,
   RetryOn,
   RetryOptions,
 } from './types.js';
-
-const POLICY_KEYS = [
-  'name',
-  'deadline',
-  'attemptTimeout',
-  'retry',
-  'circuitBreaker',
-  'bulkhead',
-  'idempotency',
-  'onEvent',
-  'clock',
-  'random',
-] as const;
-const RETRY_KEYS = ['maxAttempts', 'backoff', 'retryOn', 'budget'] as const;
-const MAX_TIMER = 2_147_483_647;
-
-function resolve(options: PolicyOptions): { config: PolicyConfig; raw: PolicyOptions } {
-  const o = obj<PolicyOptions>('policy', options, POLICY_KEYS) ?? {};
-  const name = o.name ?? 'default';
-  if (typeof name !== 'string' || name.length === 0) invalid('name', 'a non-empty string', name);
-  const deadline =
-    o.deadline === undefined
-      ? undefined
-      : num('deadline', o.deadline, 0, { min: 0, exclusiveMin: true, max: MAX_TIMER });
-  const attemptTimeout =
-    o.attemptTimeout === undefined
-      ? undefined
-      : num('attemptTimeout', o.attemptTimeout, 0, { min: 0, exclusiveMin: true, max: MAX_TIMER });
-  const clock = o.clock === undefined ? systemClock : o.clock;
-  if (
-    typeof clock !== 'object' ||
-    clock === null ||
-    typeof clock.now !== 'function' ||
-    typeof clock.setTimeout !== 'function' ||
-    typeof clock.clearTimeout !== 'function'
-  ) {
-    invalid('clock', 'a Clock { now, setTimeout, clearTimeout }', clock);
-  }
-  const random = validateFn<() => number>('random', o.random) ?? Math.random;
-
-  let maxAttempts = 1;
-  let backoffStrategy: Backoff = exponential();
-  let retryOn: RetryOn | undefined;
-  let budget: RetryBudget | undefined;
-  let rawRetry: RetryOptions | false | undefined = o.retry;
-  if (o.retry !== false) {
-    if (o.retry === null) invalid('retry', 'an object or false', null);
-    const r = obj<RetryOptions>('retry', o.retry ?? {}, RETRY_KEYS) ?? {};
-    maxAttempts = num('retry.maxAttempts', r.maxAttempts, 3, { min: 1, max: 1_000, integer: true });
-    if (r.backoff !== undefined) {
-      if (isBackoff(r.backoff)) backoffStrategy = r.backoff;
-      else if (typeof r.backoff === 'function') backoffStrategy = custom(r.backoff);
-      else
-        invalid('retry.backoff', 'a backoff strategy (backoff.exponential(), ...) or a function', r.backoff);
-    }
-    retryOn = validateFn<RetryOn>('retry.retryOn', r.retryOn);
-    if (r.budget === undefined) {
-      // Every policy gets a budget so that retries can never turn into a storm; a policy
-      // derived with `with()` keeps sharing it (see below).
-      budget = maxAttempts > 1 ? retryBudget({ clock }) : undefined;
-    } else if (r.budget === false) {
-      budget = undefined;
-    } else if (isRetryBudget(r.budget)) {
-      budget = r.budget;
-    } else {
-      invalid('retry.budget', 'a retryBudget() or false', r.budget);
-    }
-    // `with()` shares this budget; when there is none because this policy never retries,
-    // a derived policy that does retry gets a default budget of its own.
-    rawRetry = { ...r, budget: budget ?? r.budget };
-  }
-
-  let breaker: CircuitBreaker | undefined;
-  let keyedBreaker: KeyedCircuitBreaker | undefined;
-  if (o.circuitBreaker !== undefined) {
-    if (isKeyedCircuitBreaker(o.circuitBreaker)) keyedBreaker = o.circuitBreaker;
-    else if (
-      typeof o.circuitBreaker === 'object' &&
-      o.circuitBreaker !== null &&
-      typeof (o.circuitBreaker as CircuitBreaker).acquire === 'function'
-    ) {
-      breaker = o.circuitBreaker as CircuitBreaker;
-    } else {
-      invalid('circuitBreaker', 'a circuitBreaker() or keyedCircuitBreaker()', o.circuitBreaker);
-    }
-  }
-  if (o.bulkhead !== undefined && !isBulkhead(o.bulkhead)) invalid('bulkhead', 'a bulkhead()', o.bulkhead);
-
-  let generateKey: (() => string) | undefined;
-  if (typeof o.idempotency === 'object' && o.idempotency !== null) {
-    const i = obj<{ generate: () => string }>('idempotency', o.idempotency, ['generate']);
-    generateKey = validateFn<() => string>('idempotency.generate', i?.generate);
-    if (generateKey === undefined) invalid('idempotency.generate', 'a function', undefined);
-  } else if (bool('idempotency', o.idempotency, false)) {
-    generateKey = newIdempotencyKey;
-  }
-  validateFn('onEvent', o.onEvent);
-
-  const config: PolicyConfig = Object.freeze({
-    name,
-    deadline,
-    attemptTimeout,
-    maxAttempts,
-    backoff: backoffStrategy,
-    retryOn,
-    budget,
-    breaker,
-    keyedBreaker,
-    bulkhead: o.bulkhead,
-    generateKey,
-    clock,
-    random,
-  });
-  return { config, raw: { ...o, retry: rawRetry } };
-}
 
 /** @internal */
 export class PolicyImpl implements Policy, PolicyRuntime {
@@ -174,22 +51,23 @@ export class PolicyImpl implements Policy, PolicyRuntime {
   /** Undefined while nobody listens, so the pipeline builds no events. */
   emit: ((event: BreakwaterEvent) => void) | undefined;
   #listeners: EventListener[] = [];
+  /** The policy's observer (telemetry), bound at construction; undefined without one. */
+  readonly #observer: PolicyObserver | undefined;
   /** @internal Shared timers for the policy's deadline and attempt timeout. */
   readonly deadlineLane: TimerLane;
   readonly attemptLane: TimerLane;
-  /**
-   * Whether a call without a deadline of its own may take the lean path: no bulkhead, keyed
-   * breaker or listener, and no deadline that could fire before the attempt timeout.
-   */
-  #lean = false;
 
   constructor(options: PolicyOptions) {
-    const { config, raw } = resolve(options);
+    const { config, raw } = resolvePolicyOptions(options);
     this.config = config;
     this.#raw = raw;
     this.deadlineLane = new TimerLane(config.clock);
     this.attemptLane = new TimerLane(config.clock);
-    this.#updateEmit();
+    this.#observer = config.telemetry?.bind({
+      name: config.name,
+      breaker: config.breaker,
+      keyedBreaker: config.keyedBreaker,
+    });
     if (options.onEvent !== undefined) this.onEvent(options.onEvent);
   }
 
@@ -197,49 +75,58 @@ export class PolicyImpl implements Policy, PolicyRuntime {
     return this.config.name;
   }
 
+  get circuitBreaker(): CircuitBreaker | KeyedCircuitBreaker | undefined {
+    return this.config.keyedBreaker ?? this.config.breaker;
+  }
+
+  get retryBudget(): RetryBudget | undefined {
+    return this.config.budget;
+  }
+
+  get bulkhead(): Bulkhead | undefined {
+    return this.config.bulkhead;
+  }
+
   execute<T>(fn: (context: AttemptContext) => T | PromiseLike<T>, options?: ExecuteOptions): Promise<T> {
-    const breaker = this.config.breaker;
-    // The first attempt runs without per-operation state (see executeLean).
-    if (typeof fn === 'function' && this.#leanFor(options)) return executeLean(this, fn, options);
+    const problem =
+      typeof fn !== 'function'
+        ? new InvalidOptionsError('fn', `execute(fn) needs a function; got ${typeof fn}`)
+        : options === undefined
+          ? undefined
+          : executeOptionsError(options, this.config.clock);
+    if (problem !== undefined && this.emit === undefined && this.#observer === undefined) {
+      return rejectSoon(problem);
+    }
     // While a dependency is down, an open breaker's rejection is what every call costs:
-    // refuse a plain call before any per-call state exists. (Calls with options or
-    // listeners take the same decision in Execution.start(), which also reports it.)
+    // refuse before anything is allocated. (With listeners, the operation refuses, and
+    // reports it.)
+    const breaker = this.config.breaker;
     if (
       breaker !== undefined &&
-      options === undefined &&
-      this.emit === undefined &&
       breaker.current !== 'closed' &&
-      typeof fn === 'function'
+      this.emit === undefined &&
+      this.#observer === undefined &&
+      problem === undefined &&
+      options?.signal?.aborted !== true &&
+      breakerRefuses(breaker)
     ) {
-      const permit = breaker.acquire();
-      if (permit < 0) return rejectSoon(breaker.rejection(undefined));
-      breaker.release(permit); // admitted as a probe: the attempt asks for its own permit
+      return rejectSoon(breaker.rejection(undefined));
     }
-    return new Execution<T>(this, fn, options).start();
+    const handler = new PromiseHandler<T>(fn as (context: AttemptContext) => T | PromiseLike<T>);
+    this.run(handler, options, problem);
+    handler.sync = false;
+    return handler.promise;
   }
 
-  /** `execute` for an adapter's owned operation (see {@link runOwned}). */
-  runOwned<T>(owner: OwnedOperation<T>, options: ExecuteOptions | undefined): void {
-    const signal = options?.signal;
-    // Nothing to race on the owned lean path: only an adapter's own signal, not yet aborted.
-    if (
-      (signal === undefined || (signal instanceof LightSignal && !signal.aborted)) &&
-      this.#leanFor(options)
-    ) {
-      executeOwned(this, owner, options);
-      return;
-    }
-    settleOwned(this.execute(ownedAttempts(owner), options), owner);
-  }
-
-  /** Whether a call with `options` may run its first attempt on the lean path. */
-  #leanFor(options: ExecuteOptions | undefined): boolean {
-    const breaker = this.config.breaker;
-    return (
-      this.#lean &&
-      (breaker === undefined || breaker.current === 'closed') &&
-      (options === undefined || isLeanOptions(options))
-    );
+  /**
+   * Runs an operation driven by `handler` (see `OperationHandler`), or fails it with
+   * `problem` (invalid options), which listeners hear like any failure.
+   */
+  run<T>(handler: OperationHandler<T>, options: ExecuteOptions | undefined, problem?: unknown): void {
+    const observer = this.#observer?.operation(handler.attributes);
+    const operation = new Operation<T>(this, handler, problem === undefined ? options : undefined, observer);
+    if (problem === undefined) operation.start();
+    else operation.refuse(problem);
   }
 
   onEvent(listener: EventListener): () => void {
@@ -266,14 +153,6 @@ export class PolicyImpl implements Policy, PolicyRuntime {
               }
             }
           };
-    const cfg = this.config;
-    // With an attempt timeout shorter than the deadline, the deadline cannot stop a first
-    // attempt: only its timeout can, and the lean path races that one.
-    this.#lean =
-      this.emit === undefined &&
-      cfg.bulkhead === undefined &&
-      cfg.keyedBreaker === undefined &&
-      (cfg.deadline === undefined || (cfg.attemptTimeout !== undefined && cfg.attemptTimeout < cfg.deadline));
   }
 
   with(overrides: PolicyOptions): Policy {
@@ -294,29 +173,21 @@ export class PolicyImpl implements Policy, PolicyRuntime {
 }
 
 /**
- * @internal Runs an adapter's operation through `policy` as `execute` would, reporting
- * with callbacks instead of promises (see `OwnedOperation`). A policy made by another
- * copy of breakwater runs it through its `execute`.
+ * @internal Runs an adapter's operation through `policy` as `execute` would, driven by
+ * `handler` (see `OperationHandler`). Invalid options fail the operation. A policy made by
+ * another copy of breakwater runs it through its public `execute`.
  */
-export function runOwned<T>(policy: Policy, owner: OwnedOperation<T>, options?: ExecuteOptions): void {
-  if (policy instanceof PolicyImpl) policy.runOwned(owner, options);
-  else settleOwned(policy.execute(ownedAttempts(owner), plainOptions(options)), owner);
-}
-
-/**
- * `options` for a policy of another copy of breakwater, which may call `retryOn` as a plain
- * function: a copy whose `retryOn` is bound to `options`.
- */
-function plainOptions(options: ExecuteOptions | undefined): ExecuteOptions | undefined {
-  const retryOn = options?.retryOn;
-  if (options === undefined || retryOn === undefined) return options;
-  return {
-    signal: options.signal,
-    deadline: options.deadline,
-    idempotencyKey: options.idempotencyKey,
-    key: options.key,
-    retryOn: (error, context) => retryOn.call(options, error, context),
-  };
+export function runOperation<T>(
+  policy: Policy,
+  handler: OperationHandler<T>,
+  options?: ExecuteOptions,
+): void {
+  if (!(policy instanceof PolicyImpl)) {
+    runForeign(policy, handler, options);
+    return;
+  }
+  const problem = options === undefined ? undefined : executeOptionsError(options, policy.config.clock);
+  policy.run(handler, options, problem);
 }
 
 /**

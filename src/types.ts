@@ -1,6 +1,6 @@
 /**
  * The public types of a policy, and what an execution needs of its policy. Kept apart from
- * `policy.ts` so that the per-call state machine (`execution.ts`) and the policy that
+ * `policy.ts` so that the engine (`engine/operation.ts`) and the policy that
  * creates it do not import each other.
  *
  * @module
@@ -10,6 +10,7 @@ import type { KeyedCircuitBreaker } from './breaker/keyed.js';
 import type { Bulkhead } from './bulkhead.js';
 import type { Clock } from './clock.js';
 import type { TimerLane } from './deadline.js';
+import type { Admission, Telemetry, Throttle } from './engine/stages.js';
 import type { BreakwaterEvent, EventListener } from './events.js';
 import type { Backoff, BackoffFunction } from './retry/backoff.js';
 import type { RetryBudget } from './retry/budget.js';
@@ -86,8 +87,27 @@ export interface PolicyOptions {
   retry?: RetryOptions | false | undefined;
   /** A circuit breaker, or a keyed one (one state per call key). Unset: none. */
   circuitBreaker?: CircuitBreaker | KeyedCircuitBreaker | undefined;
-  /** A bulkhead. Unset: none. */
+  /** A bulkhead (or another admission stage, such as an adaptive limit). Unset: none. */
   bulkhead?: Bulkhead | undefined;
+  /** A throttle asked before every attempt (client-side adaptive throttling). Unset: none. */
+  throttle?: Throttle | undefined;
+  /**
+   * An observer of every operation (`openTelemetry()` from `breakwater/otel`). Unset: none,
+   * and nothing is paid for it.
+   */
+  telemetry?: Telemetry | undefined;
+  /**
+   * Called when the operation fails (after retries, on an open breaker, a full bulkhead or
+   * a deadline); what it returns (or resolves with) becomes the operation's result. A throw
+   * (or rejection) becomes the operation's error. Used by `execute`; adapters deliver
+   * transport responses, not values, and refuse a policy with a fallback.
+   */
+  fallback?: ((error: unknown, context: FallbackContext) => unknown) | undefined;
+  /**
+   * Which failures reach `fallback`.
+   * @default every failure except the caller's own abort
+   */
+  shouldFallback?: ((error: unknown) => boolean) | undefined;
   /**
    * Give every operation an idempotency key (a random UUID), stable across its attempts.
    * A caller's own key (`execute(fn, { idempotencyKey })`) is always used.
@@ -105,15 +125,31 @@ export interface PolicyOptions {
   random?: (() => number) | undefined;
 }
 
+/** What `fallback` learns of the operation that failed. */
+export interface FallbackContext {
+  /** Attempts made (0 when the operation was refused before its first). */
+  readonly attempts: number;
+  /** The call's key, if any. */
+  readonly key: string | undefined;
+  /** The caller's signal, if any. */
+  readonly signal: AbortSignal | undefined;
+}
+
 /** Per-call options of {@link Policy.execute}. */
 export interface ExecuteOptions {
   /** The caller's signal: aborting it rejects at once with its reason; no attempt follows. */
   signal?: AbortSignal | undefined;
   /**
-   * An absolute deadline, ms since the epoch (e.g. propagated from upstream). The earlier
-   * of this and the policy's deadline applies.
+   * An absolute deadline, ms since the epoch (e.g. propagated from upstream). The earliest
+   * of this, `timeout` and the policy's deadline applies. A value below 1e11 is a duration,
+   * not a time, and is rejected: pass `timeout` for "so many ms from now".
    */
   deadline?: number | undefined;
+  /**
+   * Time for this call, ms from now: every attempt and every wait. The earliest of this,
+   * `deadline` and the policy's deadline applies.
+   */
+  timeout?: number | undefined;
   /** The caller's own idempotency key (an order id) instead of a generated one. */
   idempotencyKey?: string | undefined;
   /** Key of a keyed circuit breaker (a host, a target, a stream). */
@@ -137,7 +173,11 @@ export interface PolicyConfig {
   readonly budget: RetryBudget | undefined;
   readonly breaker: CircuitBreaker | undefined;
   readonly keyedBreaker: KeyedCircuitBreaker | undefined;
-  readonly bulkhead: Bulkhead | undefined;
+  readonly bulkhead: (Bulkhead & Admission) | undefined;
+  readonly throttle: Throttle | undefined;
+  readonly telemetry: Telemetry | undefined;
+  readonly fallback: ((error: unknown, context: FallbackContext) => unknown) | undefined;
+  readonly shouldFallback: ((error: unknown) => boolean) | undefined;
   readonly generateKey: (() => string) | undefined;
   readonly clock: Clock;
   readonly random: () => number;
@@ -147,8 +187,14 @@ export interface PolicyConfig {
 export interface Policy {
   /** The policy's name. */
   readonly name: string;
-  /** The validated configuration (read-only). */
+  /** @internal The validated configuration (read-only). */
   readonly config: PolicyConfig;
+  /** The policy's circuit breaker (one, or keyed), shared with every policy that has it. */
+  readonly circuitBreaker: CircuitBreaker | KeyedCircuitBreaker | undefined;
+  /** The policy's retry budget (its own default one, unless it was given one or none). */
+  readonly retryBudget: RetryBudget | undefined;
+  /** The policy's bulkhead, shared with every policy that has it. */
+  readonly bulkhead: Bulkhead | undefined;
   /**
    * Runs `fn` through the policy. Resolves with its result; rejects with the last
    * attempt's own error when retrying stops, or with a {@link BreakwaterError}

@@ -12,7 +12,6 @@
 import type { CircuitBreaker } from '../breaker/circuit-breaker.js';
 import type { KeyedCircuitBreaker } from '../breaker/keyed.js';
 import type { BreakwaterEvent } from '../events.js';
-import type { AttemptContext } from '../types.js';
 
 /**
  * One finished attempt, as an admission stage hears it: how long it ran and whether it
@@ -109,5 +108,5 @@ export interface OperationObserver {
    * Starts an attempt: must call `start.call(thisArg, attempt)` once, synchronously, with
    * whatever context the observer wants active (the operation's span).
    */
-  runAttempt<H>(start: (this: H, attempt: AttemptContext) => void, thisArg: H, attempt: AttemptContext): void;
+  runAttempt<A, H>(start: (this: H, attempt: A) => void, thisArg: H, attempt: A): void;
 }

@@ -6,8 +6,7 @@
  * @module
  */
 import type { InterceptingListener, Metadata, NextCall, StatusObject } from '@grpc/grpc-js';
-import { attemptFailed, attemptSucceeded } from '../execution.js';
-import type { AttemptContext } from '../index.js';
+import type { AttemptHandle } from '../engine/attempt.js';
 
 /** What `nextCall` returns: the rest of the chain for one attempt. */
 export type ChildCall = ReturnType<NextCall>;
@@ -22,7 +21,7 @@ export interface AttemptOwner {
 /** One attempt: the listener of its child call, reporting its end to the policy. */
 export class AttemptRun implements InterceptingListener {
   readonly #owner: AttemptOwner;
-  readonly context: AttemptContext;
+  readonly context: AttemptHandle;
   child: ChildCall | undefined = undefined;
   /** Response headers, held until the call commits. */
   metadata: Metadata | undefined = undefined;
@@ -43,19 +42,19 @@ export class AttemptRun implements InterceptingListener {
   /** Listener on the attempt's signal (server streaming with an attempt timeout). */
   onAbort: (() => void) | undefined = undefined;
 
-  constructor(owner: AttemptOwner, context: AttemptContext) {
+  constructor(owner: AttemptOwner, context: AttemptHandle) {
     this.#owner = owner;
     this.context = context;
   }
 
   /** The attempt succeeded (the call committed); the policy books it. */
   resolve(): void {
-    attemptSucceeded(this.context);
+    this.context.succeed(undefined);
   }
 
   /** The attempt failed with `reason`; the policy decides what comes next. */
   reject(reason: unknown): void {
-    attemptFailed(this.context, reason);
+    this.context.fail(reason);
   }
 
   onReceiveMetadata(metadata: Metadata): void {

@@ -1,7 +1,7 @@
 /**
  * The per-call state behind the interceptor, and the `InterceptingCall` it returns: one
- * `ResilientCall` per gRPC call runs the call through the policy (as its owned operation,
- * see `runOwned`), and each attempt is a new call down the interceptor chain
+ * `ResilientCall` per gRPC call runs the call through the policy (it is the operation's
+ * handler, see `OperationHandler`), and each attempt is a new call down the interceptor chain
  * (`nextCall`), so a retry is a fresh HTTP/2 stream with the same metadata and request.
  *
  * Nothing reaches the caller until the call commits: for unary calls when an attempt ends
@@ -26,9 +26,10 @@ import {
 } from '@grpc/grpc-js';
 import { LightSignal } from '../abort.js';
 import { earliest } from '../deadline.js';
-import type { OwnedOperation } from '../execution.js';
-import { type AttemptContext, AttemptTimeoutError, DeadlineExceededError } from '../index.js';
-import { runOwned } from '../policy.js';
+import type { AttemptHandle } from '../engine/attempt.js';
+import type { OperationHandler } from '../engine/handler.js';
+import { AttemptTimeoutError, DeadlineExceededError } from '../errors.js';
+import { runOperation } from '../policy.js';
 import { type AttemptOwner, AttemptRun, type ChildCall } from './attempt.js';
 import type { MethodPlan } from './methods.js';
 import { deadlineMs } from './propagation.js';
@@ -66,6 +67,9 @@ function unreachable(): never {
   );
 }
 
+/** How far a call got (see `ResilientCall.#phase`). */
+type CallPhase = 'open' | 'committed' | 'done';
+
 /** A listener method the caller left out. */
 const ignore = (): void => {};
 
@@ -80,7 +84,7 @@ const ignore = (): void => {};
  */
 export class ResilientCall
   extends InterceptingCall
-  implements ChildCall, AttemptOwner, OwnedOperation<undefined>
+  implements ChildCall, AttemptOwner, OperationHandler<undefined>
 {
   readonly #plan: MethodPlan;
   readonly #options: InterceptorOptions;
@@ -100,9 +104,15 @@ export class ResilientCall
   #halfClosed = false;
   #readStarted = false;
   #run: AttemptRun | undefined = undefined;
-  #committed = false;
-  #done = false;
+  /**
+   * How far the call got: `open` while attempts may still be retried (nothing reached
+   * the caller), `committed` once an answer is flowing to the caller (client-streaming
+   * and bidi calls start there), `done` once the caller heard the final status.
+   */
+  #phase: CallPhase = 'open';
   #parent: IncomingCall | undefined = undefined;
+  /** Inside start(), while the policy admits the call (see `failed`). */
+  #starting = false;
   #onParentCancelled: (() => void) | undefined = undefined;
 
   constructor(plan: MethodPlan, options: InterceptorOptions, next: NextCall) {
@@ -112,7 +122,7 @@ export class ResilientCall
     this.#next = next;
     this.#replay = plan.retries;
     // Client-streaming and bidi calls are never retried: pass everything straight through.
-    this.#committed = plan.streamingRequest;
+    if (plan.streamingRequest) this.#phase = 'committed';
   }
 
   override start(metadata: Metadata, listener?: Partial<InterceptingListener>): void {
@@ -146,19 +156,24 @@ export class ResilientCall
     }
     const own = metadata.get(IDEMPOTENCY_KEY)[0];
     const plan = this.#plan;
-    // The call is the operation's owner (succeeded, failed, startAttempt below): no
+    // The call is the operation's handler (startAttempt, succeeded, failed below): no
     // promise or closure per call on the success path.
-    runOwned(plan.policy, this, {
-      signal: this.#signal.asAbortSignal(),
-      deadline,
-      idempotencyKey: typeof own === 'string' && own.length > 0 ? own : undefined,
-      key: plan.key(options),
-      retryOn: plan.retryOn,
-    });
+    this.#starting = true;
+    try {
+      runOperation(plan.policy, this, {
+        signal: this.#signal.asAbortSignal(),
+        deadline,
+        idempotencyKey: typeof own === 'string' && own.length > 0 ? own : undefined,
+        key: plan.key(options),
+        retryOn: plan.retryOn,
+      });
+    } finally {
+      this.#starting = false;
+    }
   }
 
   /** Starts one attempt: a new call down the chain, with the request replayed. */
-  startAttempt(context: AttemptContext): void {
+  startAttempt(context: AttemptHandle): void {
     const previous = this.#run;
     if (previous !== undefined && !previous.ended) this.#abandon(previous, 'breakwater: attempt abandoned');
     const run = new AttemptRun(this, context);
@@ -226,13 +241,20 @@ export class ResilientCall
    */
   succeeded(): void {
     const run = this.#run;
-    if (this.#done || run === undefined || run.final === undefined) return;
+    if (this.#phase === 'done' || run === undefined || run.final === undefined) return;
     this.#deliver(run, run.final);
   }
 
   /** The operation failed: report the last attempt's status, or breakwater's reason. */
   failed(error: unknown): void {
-    if (this.#done) return;
+    if (this.#phase === 'done') return;
+    if (this.#starting) {
+      // Refused inside start() (an open breaker, a full bulkhead): the caller has no
+      // handlers on its call object yet (a stream's 'error' listener), so tell it once
+      // start() has returned, as grpc-js reports its own early failures.
+      process.nextTick(() => this.failed(error));
+      return;
+    }
     const run = this.#run;
     if (run !== undefined && run.status !== undefined && error === run.error) {
       this.#deliver(run, run.status);
@@ -253,7 +275,7 @@ export class ResilientCall
 
   /** Whether what `run` reports must be ignored. */
   #stale(run: AttemptRun): boolean {
-    return run !== this.#run || run.abandoned || this.#done || this.#signal.aborted;
+    return run !== this.#run || run.abandoned || this.#phase === 'done' || this.#signal.aborted;
   }
 
   /**
@@ -268,14 +290,14 @@ export class ResilientCall
 
   attemptMetadata(run: AttemptRun, metadata: Metadata): void {
     if (this.#stale(run)) return;
-    if (this.#committed) this.#listener?.onReceiveMetadata(metadata);
+    if (this.#phase === 'committed') this.#listener?.onReceiveMetadata(metadata);
     else run.metadata = metadata;
   }
 
   attemptMessage(run: AttemptRun, message: unknown): void {
     if (this.#stale(run)) return;
     const listener = this.#listener as InterceptingListener;
-    if (this.#committed) {
+    if (this.#phase === 'committed') {
       listener.onReceiveMessage(message);
     } else if (!this.#plan.streamingResponse) {
       run.message = message;
@@ -296,7 +318,7 @@ export class ResilientCall
       if (run.settled) {
         // A stream past its commit point ends well.
         this.#finish(status);
-      } else if (this.#committed) {
+      } else if (this.#phase === 'committed') {
         // A client-streaming or bidi call ends well; #succeeded reports it.
         run.final = status;
         run.resolve();
@@ -348,7 +370,7 @@ export class ResilientCall
   }
 
   #commit(run: AttemptRun): void {
-    this.#committed = true;
+    this.#phase = 'committed';
     this.#replay = false;
     this.#request = undefined;
     run.detach();
@@ -366,7 +388,7 @@ export class ResilientCall
 
   /** The call is over: report its status and release what it holds. */
   #finish(status: StatusObject): void {
-    this.#done = true;
+    this.#phase = 'done';
     this.#replay = false;
     this.#request = undefined;
     this.#pending = undefined;
@@ -378,21 +400,17 @@ export class ResilientCall
   }
 
   override cancelWithStatus(code: Status, details: string): void {
-    if (this.#done) return;
+    if (this.#phase === 'done') return;
     const child = this.#run?.child;
-    if (this.#committed && child !== undefined) {
+    if (this.#phase === 'committed' && child !== undefined) {
       // Past the commit point the child's own status (CANCELLED) comes back up.
       child.cancelWithStatus(code, details);
       return;
     }
-    // Stops the operation wherever it is (an attempt, a backoff wait, a bulkhead queue);
-    // #failed then cancels the attempt in flight and reports the status. The attempt in
-    // flight fails with the same reason, as the LightSignal contract asks (a lean first
-    // attempt does not listen to the signal).
-    const reason = new CallCancelledError(code, details);
-    this.#signal.abort(reason);
-    const run = this.#run;
-    if (run !== undefined && !run.ended && !run.abandoned) run.reject(reason);
+    // Stops the operation wherever it is (an attempt, a backoff wait, a bulkhead queue):
+    // the policy books the attempt in flight as aborted, and `failed` then cancels its
+    // call and reports the status.
+    this.#signal.abort(new CallCancelledError(code, details));
   }
 
   override getPeer(): string {

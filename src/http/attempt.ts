@@ -6,8 +6,7 @@
  * @internal
  * @module
  */
-import { attemptFailed, attemptSucceeded } from '../execution.js';
-import type { AttemptContext } from '../index.js';
+import type { AttemptHandle } from '../engine/attempt.js';
 import type { ResponseHeaders } from './status-error.js';
 
 /** What an attempt needs of the request it belongs to. */
@@ -54,12 +53,12 @@ export abstract class Attempt {
   heldError: unknown = undefined;
   drained = 0;
   /** The policy's attempt this one reports to. */
-  #context: AttemptContext | undefined = undefined;
+  #context: AttemptHandle | undefined = undefined;
 
   constructor(readonly call: AttemptOwner) {}
 
   /** Binds the policy's attempt, which hears how this one ends. */
-  bind(context: AttemptContext): void {
+  bind(context: AttemptHandle): void {
     this.#context = context;
   }
 
@@ -67,14 +66,14 @@ export abstract class Attempt {
     if (this.settled) return;
     this.settled = true;
     const context = this.#context;
-    if (context !== undefined) attemptSucceeded(context);
+    if (context !== undefined) context.succeed(undefined);
   }
 
   fail(reason: unknown): void {
     if (this.settled) return;
     this.settled = true;
     const context = this.#context;
-    if (context !== undefined) attemptFailed(context, reason);
+    if (context !== undefined) context.fail(reason);
   }
 
   /** Still exchanging bytes on behalf of the operation. */

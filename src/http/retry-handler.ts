@@ -27,9 +27,10 @@
  * @internal
  * @module
  */
-import { attemptFailed, type OwnedOperation } from '../execution.js';
+import type { AttemptHandle } from '../engine/attempt.js';
+import type { OperationHandler } from '../engine/handler.js';
 import type { AttemptContext, ExecuteOptions, Policy, RetryDecision } from '../index.js';
-import { runOwned } from '../policy.js';
+import { runOperation } from '../policy.js';
 import { ABANDONED, type Attempt, type AttemptOwner, COMMITTED, DONE, HELD } from './attempt.js';
 import { bodyKind, ITERATOR, REPLAYABLE, STREAM, streamUnread, TrackedBody } from './body.js';
 import { CallerSignal, defaultAbortReason } from './caller-signal.js';
@@ -47,6 +48,41 @@ export interface DispatchOptionsLike {
   readonly body?: unknown;
 }
 
+/**
+ * The `execute` options of one request: its abort signal (the call), breaker key, deadline
+ * and idempotency key, and its `retryOn`, which the policy calls as a method of these
+ * options and which asks the call.
+ */
+class RequestExecuteOptions implements ExecuteOptions {
+  readonly signal: AbortSignal;
+  readonly key: string | undefined;
+  readonly deadline: number | undefined;
+  readonly idempotencyKey: string | undefined;
+  readonly #call: HttpCall;
+
+  constructor(call: HttpCall) {
+    this.#call = call;
+    this.signal = call.asAbortSignal();
+    const settings = call.settings;
+    const origin = call.opts.origin;
+    // The origin keys a keyed breaker; without one nothing needs it, and reading a URL's
+    // origin builds a new string on every request.
+    this.key =
+      settings?.key ??
+      (call.policy.config.keyedBreaker === undefined
+        ? undefined
+        : typeof origin === 'string'
+          ? origin
+          : origin?.origin);
+    this.deadline = settings?.deadline;
+    this.idempotencyKey = settings?.idempotencyKey;
+  }
+
+  retryOn(error: unknown, ctx: AttemptContext): RetryDecision {
+    return this.#call.retryOn(error, ctx);
+  }
+}
+
 /** What every request of one interceptor shares. */
 export interface SharedState {
   readonly policy: Policy;
@@ -59,27 +95,15 @@ export type DispatchFn = (options: never, handler: never) => boolean;
 /**
  * One request through the interceptor (see the module comment).
  *
- * To keep a request to few objects, the call is three things at once: the signal its
- * caller's abort reaches the policy through (a {@link CallerSignal}), the operation the
- * policy runs (an `OwnedOperation`), and the `execute` options it runs with, whose
- * `retryOn` the policy calls as a method of the options.
+ * To keep a request to few objects, the call is two things at once: the signal its
+ * caller's abort reaches the policy through (a {@link CallerSignal}), and the handler of
+ * the operation the policy runs (an `OperationHandler`).
  */
-export abstract class HttpCall
-  extends CallerSignal
-  implements AttemptOwner, OwnedOperation<void>, ExecuteOptions
-{
+export abstract class HttpCall extends CallerSignal implements AttemptOwner, OperationHandler<void> {
   readonly policy: Policy;
   readonly options: ResolvedHttpOptions;
   readonly settings: RequestSettings | undefined;
   readonly opts: DispatchOptionsLike;
-  /** Execute option: the call itself (see above). */
-  readonly signal: AbortSignal;
-  /** Execute option: what keys a keyed breaker. */
-  readonly key: string | undefined;
-  /** Execute option: the request's own deadline. */
-  readonly deadline: number | undefined;
-  /** Execute option: the request's own idempotency key. */
-  readonly idempotencyKey: string | undefined;
   /** The attempt the policy is running (or ran last). */
   current: Attempt | undefined = undefined;
   held: Attempt | undefined = undefined;
@@ -111,19 +135,6 @@ export abstract class HttpCall
     this.settings = settings;
     this.#dispatch = dispatch;
     this.opts = opts;
-    this.signal = this.asAbortSignal();
-    const origin = opts.origin;
-    // The origin keys a keyed breaker; without one nothing needs it, and reading a URL's
-    // origin builds a new string on every request.
-    this.key =
-      settings?.key ??
-      (policy.config.keyedBreaker === undefined
-        ? undefined
-        : typeof origin === 'string'
-          ? origin
-          : origin?.origin);
-    this.deadline = settings?.deadline;
-    this.idempotencyKey = settings?.idempotencyKey;
     const kind = bodyKind(opts.body);
     this.#bodyKind = kind;
     this.#body = kind === ITERATOR ? new TrackedBody(opts.body as Iterable<unknown>) : opts.body;
@@ -139,21 +150,21 @@ export abstract class HttpCall
   /** Starts the operation. */
   start(): boolean {
     this.callerStart();
-    // The call is the operation's owner (startAttempt, succeeded, failed) and its options:
-    // no promise, closure or options object per request on the success path.
-    runOwned(this.policy, this, this);
+    // The call is the operation's handler (startAttempt, succeeded, failed): no promise or
+    // closure per request on the success path.
+    runOperation(this.policy, this, new RequestExecuteOptions(this));
     // The first attempt is dispatched synchronously (unless a bulkhead queues it): pass on
     // what the dispatcher below said about its backpressure.
     return this.#dispatched;
   }
 
   /** One attempt, as the policy runs it: it reports its end through `ctx`. */
-  startAttempt(ctx: AttemptContext): void {
+  startAttempt(ctx: AttemptHandle): void {
     const previous = this.current;
     if (previous?.running === true) this.abandon(previous, new Error('superseded by a new attempt'));
     if (this.held !== undefined) this.#drainHeld();
     if (this.aborted) {
-      attemptFailed(ctx, this.reason);
+      ctx.fail(this.reason);
       return;
     }
     // A throw from here fails the attempt (the owned-operation contract).
@@ -173,14 +184,18 @@ export abstract class HttpCall
   succeeded(): void {}
 
   /**
-   * Execute option: the policy's retryOn for this request (see classify.ts for the default
-   * rules), called as a method of the call.
+   * The policy's retryOn for this request (see classify.ts for the default rules), called
+   * through its execute options.
    */
   retryOn(error: unknown, ctx: AttemptContext): RetryDecision {
     const attempt = this.current;
     // The policy ended the attempt itself (its timeout fired): stop the request too.
     if (attempt !== undefined && !attempt.settled) this.abandon(attempt, error);
-    if (this.aborted || this.committed || !this.#repeatable || !this.#bodyReplayable()) return false;
+    if (this.aborted || !this.#repeatable || !this.#bodyReplayable()) return false;
+    // A response the caller has could not be retried, unless this was the last attempt
+    // the policy allows anyway: then classify it, so that retrying stops for the reason
+    // it would have stopped for (max-attempts), not as "not retryable".
+    if (this.committed && ctx.attempt < this.policy.config.maxAttempts) return false;
     const own = this.policy.config.retryOn;
     const verdict = own === undefined ? classifyHttpFailure(error, this.options) : own(error, ctx);
     const held = this.held;

@@ -159,18 +159,20 @@ describe('retryOn', () => {
     };
     await clock.settle(p.execute(fail));
     expect(thisOfPolicyRetryOn).toEqual([undefined, undefined, undefined]);
-    // An adapter's call object may be its own options, its retryOn a method reading it.
+    // An adapter's options may be a class whose retryOn method reads its fields.
+    const seen: number[] = [];
+    const thisOfOwnRetryOn: unknown[] = [];
     const options = {
-      limit: 2,
-      seen: [] as number[],
-      retryOn(this: { limit: number; seen: number[] }, _error: unknown, ctx: { attempt: number }) {
-        this.seen.push(ctx.attempt);
-        return ctx.attempt < this.limit;
+      retryOn(this: unknown, _error: unknown, ctx: { attempt: number }) {
+        thisOfOwnRetryOn.push(this);
+        seen.push(ctx.attempt);
+        return ctx.attempt < 2;
       },
     };
     const settled = await clock.settle(p.execute(fail, options));
     expect(settled.status).toBe('rejected');
-    expect(options.seen).toEqual([1, 2]);
+    expect(seen).toEqual([1, 2]);
+    expect(thisOfOwnRetryOn).toEqual([options, options]);
   });
 
   it('ExecuteOptions.retryOn replaces the default classification too', async () => {

@@ -42,6 +42,8 @@ describe('events', () => {
       } else if (e.type === 'operation-end') {
         expectTypeOf(e.outcome).toEqualTypeOf<'success' | 'failure'>();
         expectTypeOf(e.attempts).toBeNumber();
+      } else if (e.type === 'fallback-used') {
+        expectTypeOf(e.attempts).toBeNumber();
       } else {
         expectTypeOf(e.type).toEqualTypeOf<'attempt-start'>();
       }
@@ -49,7 +51,7 @@ describe('events', () => {
     policy({ onEvent: listener }).onEvent(listener)();
   });
 
-  it('are one union of nine types, with closed unions for reasons and outcomes', () => {
+  it('are one union of ten types, with closed unions for reasons and outcomes', () => {
     expectTypeOf<BreakwaterEvent['type']>().toEqualTypeOf<
       | 'attempt-start'
       | 'attempt-end'
@@ -59,6 +61,7 @@ describe('events', () => {
       | 'circuit-rejected'
       | 'bulkhead-rejected'
       | 'deadline-exceeded'
+      | 'fallback-used'
       | 'operation-end'
     >();
     expectTypeOf<RetryRefusedReason>().toEqualTypeOf<

@@ -45,8 +45,9 @@ describe('execute<T>', () => {
     await p.execute(async () => 1, { deadline: new Date() }).catch(() => {});
     // @ts-expect-error the signal is an AbortSignal
     await p.execute(async () => 1, { signal: new AbortController() }).catch(() => {});
+    await p.execute(async () => 1, { timeout: 5 });
     // @ts-expect-error unknown per-call option
-    await p.execute(async () => 1, { timeout: 5 }).catch(() => {});
+    await p.execute(async () => 1, { timeoutMs: 5 }).catch(() => {});
     // @ts-expect-error execute needs a function
     await p.execute(42).catch(() => {});
   });

@@ -1,0 +1,44 @@
+/**
+ * The fallback stage: when an operation fails, a function of the policy's may answer in
+ * its place (a cached price, a default). It runs once the operation has settled and
+ * released everything, so a fallback that calls the same dependency through the same
+ * policy finds the bulkhead slot free and the breaker up to date.
+ *
+ * @internal
+ * @module
+ */
+import type { FallbackContext, PolicyConfig } from '../types.js';
+import type { OperationHandler } from './handler.js';
+import { isThenable } from './handler.js';
+
+/** Whether the policy's fallback answers for `error`: never for the caller's own abort. */
+export function fallbackApplies(cfg: PolicyConfig, error: unknown, signal: AbortSignal | undefined): boolean {
+  if (cfg.fallback === undefined) return false;
+  if (signal?.aborted === true && error === signal.reason) return false;
+  const should = cfg.shouldFallback;
+  return should === undefined || should(error) === true;
+}
+
+/** Runs the fallback for `error`; its value (or its own failure) settles `handler`. */
+export function runFallback<T>(
+  cfg: PolicyConfig,
+  error: unknown,
+  context: FallbackContext,
+  handler: OperationHandler<T>,
+): void {
+  let result: unknown;
+  try {
+    result = (cfg.fallback as NonNullable<PolicyConfig['fallback']>)(error, context);
+  } catch (fallbackError) {
+    handler.failed(fallbackError);
+    return;
+  }
+  if (isThenable(result)) {
+    result.then(
+      (value) => handler.succeeded(value as T),
+      (fallbackError: unknown) => handler.failed(fallbackError),
+    );
+  } else {
+    handler.succeeded(result as T);
+  }
+}
