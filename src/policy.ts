@@ -15,7 +15,8 @@ import type { KeyedCircuitBreaker } from './breaker/keyed.js';
 import type { Bulkhead } from './bulkhead.js';
 import { TimerLane } from './deadline.js';
 import { breakerRefuses } from './engine/breaker.js';
-import { type OperationHandler, PromiseHandler, rejectSoon, runForeign } from './engine/handler.js';
+import { ExecuteOperation } from './engine/execute.js';
+import { type OperationHandler, rejectSoon, runForeign } from './engine/handler.js';
 import { Operation } from './engine/operation.js';
 import type { PolicyObserver } from './engine/stages.js';
 import { InvalidOptionsError } from './errors.js';
@@ -112,10 +113,17 @@ export class PolicyImpl implements Policy, PolicyRuntime {
     ) {
       return rejectSoon(breaker.rejection(undefined));
     }
-    const handler = new PromiseHandler<T>(fn as (context: AttemptContext) => T | PromiseLike<T>);
-    this.run(handler, options, problem);
-    handler.sync = false;
-    return handler.promise;
+    const observer = this.#observer?.operation(undefined);
+    const operation = new ExecuteOperation<T>(
+      this,
+      fn,
+      problem === undefined ? options : undefined,
+      observer,
+    );
+    if (problem === undefined) operation.start();
+    else operation.refuse(problem);
+    operation.sync = false;
+    return operation.promise;
   }
 
   /**

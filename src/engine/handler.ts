@@ -1,6 +1,6 @@
 /**
  * The operation handler: the one interface through which an operation is driven, by
- * `execute` (a thin promise wrapper, {@link PromiseHandler}) and by the transport adapters
+ * `execute` (a thin promise wrapper, `ExecuteOperation` in execute.ts) and by the transport adapters
  * (a gRPC call, an HTTP request), which implement it themselves so that a call needs no
  * promise or closure of its own.
  *
@@ -32,55 +32,6 @@ export interface OperationHandler<T> {
   failed(error: unknown): void;
   /** Low-cardinality attributes for observers (telemetry), if any. */
   readonly attributes?: OperationAttributes | undefined;
-}
-
-/** `new Promise(capture)` hands its settle functions over here, read at once: no closure per promise. */
-let captured: [(value: never) => void, (reason: unknown) => void] | undefined;
-function capture(resolve: (value: never) => void, reject: (reason: unknown) => void): void {
-  captured = [resolve, reject];
-}
-
-/** `execute`'s handler: runs the user's function per attempt and settles one promise. */
-export class PromiseHandler<T> implements OperationHandler<T> {
-  readonly promise: Promise<T>;
-  readonly #fn: (attempt: AttemptHandle<T>) => T | PromiseLike<T>;
-  readonly #resolve: (value: T) => void;
-  readonly #reject: (reason: unknown) => void;
-  /** While `execute` has not returned the promise yet (see `failed`). */
-  sync = true;
-
-  constructor(fn: (attempt: AttemptHandle<T>) => T | PromiseLike<T>) {
-    this.#fn = fn;
-    this.promise = new Promise<T>(capture);
-    const [resolve, reject] = captured as NonNullable<typeof captured>;
-    captured = undefined;
-    this.#resolve = resolve as (value: T) => void;
-    this.#reject = reject;
-  }
-
-  startAttempt(attempt: AttemptHandle<T>): void {
-    const result = this.#fn(attempt);
-    if (isThenable(result)) {
-      result.then(
-        (value) => attempt.succeed(value),
-        (error: unknown) => attempt.fail(error),
-      );
-    } else {
-      attempt.succeed(result);
-    }
-  }
-
-  succeeded(value: T): void {
-    this.#resolve(value);
-  }
-
-  failed(error: unknown): void {
-    // Rejected before the caller could attach a handler: on the next microtask instead,
-    // which spares Node's unhandled-rejection bookkeeping (it costs more than the rest of
-    // a fast rejection).
-    if (this.sync) queueMicrotask(() => this.#reject(error));
-    else this.#reject(error);
-  }
 }
 
 /**

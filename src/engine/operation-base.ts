@@ -40,7 +40,9 @@ export abstract class OperationBase<T> implements TimedEntry, AbortSubscriber {
   protected more: Attempt[] | undefined = undefined;
   protected failures = 0;
   protected lastError: unknown = undefined;
+  protected previousDelay = 0;
   protected waitTimer: TimerHandle | undefined = undefined;
+  protected onWaitOver: (() => void) | undefined = undefined;
   protected cancelQueue: (() => void) | undefined = undefined;
   protected holdsSlot = false;
   protected subscribed = false;
@@ -53,12 +55,13 @@ export abstract class OperationBase<T> implements TimedEntry, AbortSubscriber {
 
   constructor(
     policy: PolicyRuntime,
-    handler: OperationHandler<T>,
+    handler: OperationHandler<T> | undefined,
     options: ExecuteOptions | undefined,
     observer: OperationObserver | undefined,
   ) {
     this.policy = policy;
-    this.handler = handler;
+    // Without a handler, the operation is its own (see `ExecuteOperation`).
+    this.handler = handler ?? (this as unknown as OperationHandler<T>);
     this.options = options;
     this.observer = observer;
     this.key = options?.key;

@@ -41,9 +41,6 @@ import { arm } from './timers.js';
 export type { OperationState } from './operation-base.js';
 
 export class Operation<T> extends OperationBase<T> implements AttemptOwner {
-  #previousDelay = 0;
-  #onWaitOver: (() => void) | undefined = undefined;
-
   /** Runs the operation: `admitting`, then the first attempt (or the bulkhead's queue). */
   start(): void {
     const listening = this.listening;
@@ -215,7 +212,7 @@ export class Operation<T> extends OperationBase<T> implements AttemptOwner {
       failure,
       now,
       this.deadline,
-      this.#previousDelay,
+      this.previousDelay,
       this,
     );
     if (typeof verdict !== 'number') {
@@ -226,13 +223,13 @@ export class Operation<T> extends OperationBase<T> implements AttemptOwner {
     if (this.listening) {
       this.emit(report.retryScheduled(cfg.name, now, attempt.attempt, verdict, hinted, failure));
     }
-    this.#previousDelay = verdict;
+    this.previousDelay = verdict;
     this.state = 'waiting';
-    this.#onWaitOver ??= () => {
+    this.onWaitOver ??= () => {
       this.waitTimer = undefined;
       if (this.state === 'waiting') this.#resume();
     };
-    this.waitTimer = cfg.clock.setTimeout(this.#onWaitOver, verdict);
+    this.waitTimer = cfg.clock.setTimeout(this.onWaitOver, verdict);
   }
 
   onTimer(): void {

@@ -1,0 +1,66 @@
+/**
+ * `execute`: an operation that is its own handler, running the user's function on every
+ * attempt and settling one promise. The thin promise wrapper over the engine.
+ *
+ * @internal
+ * @module
+ */
+import type { ExecuteOptions, PolicyRuntime } from '../types.js';
+import type { AttemptHandle } from './attempt.js';
+import { isThenable, type OperationHandler } from './handler.js';
+import { Operation } from './operation.js';
+import type { OperationObserver } from './stages.js';
+
+/** `new Promise(capture)` hands its settle functions over here, read at once: no closure per promise. */
+let capturedResolve: ((value: never) => void) | undefined;
+let capturedReject: ((reason: unknown) => void) | undefined;
+function capture(resolve: (value: never) => void, reject: (reason: unknown) => void): void {
+  capturedResolve = resolve;
+  capturedReject = reject;
+}
+
+export class ExecuteOperation<T> extends Operation<T> implements OperationHandler<T> {
+  readonly promise: Promise<T>;
+  readonly #fn: (attempt: AttemptHandle<T>) => T | PromiseLike<T>;
+  readonly #resolve: (value: T) => void;
+  readonly #reject: (reason: unknown) => void;
+  /** While `execute` has not returned the promise yet (see `failed`). */
+  sync = true;
+
+  constructor(
+    policy: PolicyRuntime,
+    fn: (attempt: AttemptHandle<T>) => T | PromiseLike<T>,
+    options: ExecuteOptions | undefined,
+    observer: OperationObserver | undefined,
+  ) {
+    super(policy, undefined, options, observer);
+    this.#fn = fn;
+    this.promise = new Promise<T>(capture);
+    this.#resolve = capturedResolve as (value: T) => void;
+    this.#reject = capturedReject as (reason: unknown) => void;
+  }
+
+  startAttempt(attempt: AttemptHandle<T>): void {
+    const result = this.#fn(attempt);
+    if (isThenable(result)) {
+      result.then(
+        (value) => attempt.succeed(value),
+        (error: unknown) => attempt.fail(error),
+      );
+    } else {
+      attempt.succeed(result);
+    }
+  }
+
+  succeeded(value: T): void {
+    this.#resolve(value);
+  }
+
+  failed(error: unknown): void {
+    // Rejected before the caller could attach a handler: on the next microtask instead,
+    // which spares Node's unhandled-rejection bookkeeping (it costs more than the rest of
+    // a fast rejection).
+    if (this.sync) queueMicrotask(() => this.#reject(error));
+    else this.#reject(error);
+  }
+}
