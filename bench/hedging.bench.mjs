@@ -18,6 +18,8 @@
 // a fixed seed), so the first attempt of request n is slow for every configuration alike,
 // and a hedge is slow with the same 2% chance, independently.
 //
+// Takes about 2.5 minutes (BENCH_QUICK=1: under a minute, for a smoke run).
+//
 // The servers run in a child process (this file, started with the argument `server`). A
 // configuration whose client cannot be built because the policy rejects `hedge` is reported
 // as skipped ("needs hedging in the core") instead of failing the run.
