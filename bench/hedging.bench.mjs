@@ -307,7 +307,8 @@ async function main() {
     await openLoop(probe.send, {
       mode: 'ok',
       label: `${transport}:probe/warmup`,
-      seconds: WARMUP_SECONDS,
+      // The first client of the process: its warm-up is the process's (JIT, both servers).
+      seconds: PROBE_SECONDS,
       seed: SEED - 1,
     });
     // Long enough that a stall of the shared machine (a neighbour, a GC), which delays the
