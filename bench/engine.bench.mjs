@@ -32,7 +32,8 @@ async function cases(url) {
   return {
     'policy() no options': () => plain.execute(work),
     'full pipeline, no options': () => full.execute(work),
-    'full pipeline, { deadline, key }': () => full.execute(work, { deadline: Date.now() + 10_000, key: 'orders' }),
+    'full pipeline, { deadline, key }': () =>
+      full.execute(work, { deadline: Date.now() + 10_000, key: 'orders' }),
     'open-breaker rejection, no options': () => open.execute(work).catch(swallow),
     'open-breaker rejection, { deadline, key }': () =>
       open.execute(work, { deadline: Date.now() + 10_000, key: 'orders' }).catch(swallow),
@@ -50,7 +51,16 @@ async function time(fn) {
 
 if (process.argv[2] === 'round') {
   const [, , , beforeUrl, afterUrl, order] = process.argv;
-  const sides = order === '0' ? [['before', beforeUrl], ['after', afterUrl]] : [['after', afterUrl], ['before', beforeUrl]];
+  const sides =
+    order === '0'
+      ? [
+          ['before', beforeUrl],
+          ['after', afterUrl],
+        ]
+      : [
+          ['after', afterUrl],
+          ['before', beforeUrl],
+        ];
   const loaded = {};
   for (const [side, url] of sides) loaded[side] = await cases(url);
   const out = {};

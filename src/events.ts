@@ -90,6 +90,15 @@ export interface DeadlineExceededEvent extends Base {
   readonly elapsedMs: number;
 }
 
+/** Hedging sent another attempt while the others still run. */
+export interface HedgeStartedEvent extends Base {
+  readonly type: 'hedge-started';
+  /** The number of the attempt being sent (2 for the first hedge). */
+  readonly attempt: number;
+  /** Time since the operation started, ms. */
+  readonly afterMs: number;
+}
+
 /** The operation failed and the policy's `fallback` answers in its place. */
 export interface FallbackUsedEvent extends Base {
   readonly type: 'fallback-used';
@@ -118,6 +127,7 @@ export type BreakwaterEvent =
   | CircuitRejectedEvent
   | BulkheadRejectedEvent
   | DeadlineExceededEvent
+  | HedgeStartedEvent
   | FallbackUsedEvent
   | OperationEndEvent;
 

@@ -44,11 +44,13 @@ export type {
   DeadlineExceededEvent,
   EventListener,
   FallbackUsedEvent,
+  HedgeStartedEvent,
   OperationEndEvent,
   RetryRefusedEvent,
   RetryRefusedReason,
   RetryScheduledEvent,
 } from './events.js';
+export type { AdaptiveDelayOptions, HedgeOptions } from './hedge/options.js';
 export { newIdempotencyKey } from './idempotency.js';
 export {
   type AttemptContext,

@@ -12,6 +12,7 @@ import type { Clock } from './clock.js';
 import type { TimerLane } from './deadline.js';
 import type { Admission, Telemetry, Throttle } from './engine/stages.js';
 import type { BreakwaterEvent, EventListener } from './events.js';
+import type { HedgeOptions, ResolvedHedge } from './hedge/options.js';
 import type { Backoff, BackoffFunction } from './retry/backoff.js';
 import type { RetryBudget } from './retry/budget.js';
 import type { RetryDecision } from './retry/classify.js';
@@ -85,6 +86,14 @@ export interface PolicyOptions {
    * @default { maxAttempts: 3 }
    */
   retry?: RetryOptions | false | undefined;
+  /**
+   * Hedging, the alternative to retries for operations safe to run twice: when an attempt
+   * runs longer than `delay`, another is sent alongside it; the first success wins and the
+   * others are aborted. `hedge.maxAttempts` replaces `retry.maxAttempts` (and no backoff
+   * applies); `retry.retryOn` and `retry.budget` still decide which failures send the next
+   * hedge at once and how many extra attempts may be sent. Unset: none.
+   */
+  hedge?: HedgeOptions | false | undefined;
   /** A circuit breaker, or a keyed one (one state per call key). Unset: none. */
   circuitBreaker?: CircuitBreaker | KeyedCircuitBreaker | undefined;
   /** A bulkhead (or another admission stage, such as an adaptive limit). Unset: none. */
@@ -175,6 +184,7 @@ export interface PolicyConfig {
   readonly keyedBreaker: KeyedCircuitBreaker | undefined;
   readonly bulkhead: (Bulkhead & Admission) | undefined;
   readonly throttle: Throttle | undefined;
+  readonly hedge: ResolvedHedge | undefined;
   readonly telemetry: Telemetry | undefined;
   readonly fallback: ((error: unknown, context: FallbackContext) => unknown) | undefined;
   readonly shouldFallback: ((error: unknown) => boolean) | undefined;

@@ -15,7 +15,10 @@ export const BASELINE_REF = process.env.BENCH_BASELINE ?? 'de3edd3';
 
 /** Builds `ref` (once) and returns the directory of its dist/, for BREAKWATER_DIST. */
 export function buildBaseline(ref = BASELINE_REF) {
-  const commit = execFileSync('git', ['rev-parse', '--short=12', `${ref}^{commit}`], { cwd: root, encoding: 'utf8' }).trim();
+  const commit = execFileSync('git', ['rev-parse', '--short=12', `${ref}^{commit}`], {
+    cwd: root,
+    encoding: 'utf8',
+  }).trim();
   const dir = join(root, 'scratch', `baseline-${commit}`);
   const dist = join(dir, 'dist');
   if (existsSync(join(dist, 'index.js'))) return { commit, dist };

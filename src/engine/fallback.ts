@@ -16,7 +16,19 @@ export function fallbackApplies(cfg: PolicyConfig, error: unknown, signal: Abort
   if (cfg.fallback === undefined) return false;
   if (signal?.aborted === true && error === signal.reason) return false;
   const should = cfg.shouldFallback;
-  return should === undefined || should(error) === true;
+  if (should === undefined) return true;
+  try {
+    return should(error) === true;
+  } catch (thrown) {
+    // A bug in shouldFallback must not hide the failure: it is not answered, and reported.
+    process.emitWarning(
+      `A breakwater shouldFallback threw; the failure is not answered by the fallback: ${
+        thrown instanceof Error ? (thrown.stack ?? thrown.message) : String(thrown)
+      }`,
+      { code: 'BREAKWATER_SHOULD_FALLBACK_ERROR' },
+    );
+    return false;
+  }
 }
 
 /** Runs the fallback for `error`; its value (or its own failure) settles `handler`. */

@@ -40,6 +40,10 @@ export abstract class OperationBase<T> implements TimedEntry, AbortSubscriber {
   protected more: Attempt[] | undefined = undefined;
   protected failures = 0;
   protected lastError: unknown = undefined;
+  /** Hedging: the first attempt's failure (what the caller gets when every attempt fails). */
+  protected firstFailure: unknown = undefined;
+  /** Hedging: no more hedges are sent (the budget or a server's pushback said so). */
+  protected hedgesStopped = false;
   protected previousDelay = 0;
   protected waitTimer: TimerHandle | undefined = undefined;
   protected onWaitOver: (() => void) | undefined = undefined;
@@ -119,8 +123,13 @@ export abstract class OperationBase<T> implements TimedEntry, AbortSubscriber {
     const breaker = this.breaker;
     const bulkhead = cfg.bulkhead;
     const listening = this.listening;
+    const hedge = cfg.hedge;
     const timed =
-      end !== 'success' || listening || breaker?.measuresDuration === true || bulkhead?.sample !== undefined;
+      end !== 'success' ||
+      listening ||
+      hedge !== undefined ||
+      breaker?.measuresDuration === true ||
+      bulkhead?.sample !== undefined;
     const now = timed ? cfg.clock.now() : 0;
     if (breaker !== undefined) {
       const from = listening ? breaker.current : undefined;
@@ -128,6 +137,11 @@ export abstract class OperationBase<T> implements TimedEntry, AbortSubscriber {
       if (from !== undefined) this.circuitChange(breaker, from, now);
     }
     if (end === 'success') cfg.budget?.onSuccess();
+    // The adaptive hedge delay learns every attempt's latency; a loser's is only a floor.
+    if (hedge !== undefined) {
+      if (end === 'aborted') hedge.recordAbandoned(now - attempt.startedAt, now);
+      else if (end !== 'deadline') hedge.recordAttempt(now - attempt.startedAt, now);
+    }
     // An adaptive limit learns from how long attempts take, and which time out.
     if (bulkhead?.sample !== undefined && end !== 'aborted' && end !== 'failure') {
       const dropped = end !== 'success';

@@ -33,9 +33,10 @@ import { Attempt, type AttemptEnd, type AttemptOwner } from './attempt.js';
 import { breakerFor, breakerRefuses } from './breaker.js';
 import { recordAttempts } from './failure.js';
 import { fallbackApplies, runFallback } from './fallback.js';
+import { decideHedge } from './hedge.js';
 import { OperationBase } from './operation-base.js';
 import * as report from './report.js';
-import { retryAfterFailure } from './retry.js';
+import { classify, retryAfterFailure } from './retry.js';
 import { arm } from './timers.js';
 
 export type { OperationState } from './operation-base.js';
@@ -173,6 +174,11 @@ export class Operation<T> extends OperationBase<T> implements AttemptOwner {
       this.emit(report.attemptStart(cfg.name, now, number, this.key));
       if (attempt.ended) return; // a listener stopped the operation
     }
+    // Hedging: the next attempt follows after the hedge delay, unless an answer comes first.
+    const hedge = cfg.hedge;
+    if (hedge !== undefined && number < hedge.maxAttempts && !this.hedgesStopped) {
+      this.#armHedge(hedge.delayFor(now));
+    }
     const handler = this.handler;
     try {
       const observer = this.observer;
@@ -205,6 +211,10 @@ export class Operation<T> extends OperationBase<T> implements AttemptOwner {
     }
     this.failures++;
     this.lastError = failure;
+    if (cfg.hedge !== undefined) {
+      this.#hedgedFailure(attempt, failure, now);
+      return;
+    }
     const { verdict, hinted } = retryAfterFailure(
       cfg,
       this.options,
@@ -230,6 +240,84 @@ export class Operation<T> extends OperationBase<T> implements AttemptOwner {
       if (this.state === 'waiting') this.#resume();
     };
     this.waitTimer = cfg.clock.setTimeout(this.onWaitOver, verdict);
+  }
+
+  /** Hedging: an attempt failed while others may still run (see `decideHedge`). */
+  #hedgedFailure(attempt: Attempt, failure: unknown, now: number): void {
+    const cfg = this.policy.config;
+    if (attempt.attempt === 1) this.firstFailure = failure;
+    const classification = classify(failure, attempt, this.options, cfg.retryOn);
+    if (classification.retry) cfg.budget?.onFailure();
+    const verdict = decideHedge({
+      classification,
+      attempts: this.attempts,
+      maxAttempts: cfg.maxAttempts,
+      breakerOpen: classification.retry && this.attempts < cfg.maxAttempts && this.breakerOpen(now),
+      deadline: this.deadline,
+      now,
+      maxDelay: cfg.backoff.maxDelay,
+    });
+    if (typeof verdict === 'number' && !this.hedgesStopped) {
+      if (verdict === 0) this.#hedge();
+      else this.#armHedge(verdict); // the server's pushback delays the next hedge
+      return;
+    }
+    if (typeof verdict !== 'number') {
+      if (this.listening) this.emit(report.retryRefused(cfg.name, now, attempt.attempt, verdict, failure));
+      // A fatal failure ends the operation, and aborts the rest.
+      if (verdict === 'not-retryable') {
+        this.#settle(false, failure);
+        return;
+      }
+      this.#stopHedging();
+    }
+    // Otherwise the attempts in flight run on; the operation fails once none is left.
+    if (this.inFlight === undefined && this.waitTimer === undefined) this.#settle(false, this.firstFailure);
+  }
+
+  /** No more hedges for this operation. */
+  #stopHedging(): void {
+    this.hedgesStopped = true;
+    if (this.waitTimer !== undefined) {
+      this.policy.config.clock.clearTimeout(this.waitTimer);
+      this.waitTimer = undefined;
+    }
+  }
+
+  #armHedge(delay: number): void {
+    const clock = this.policy.config.clock;
+    if (this.waitTimer !== undefined) clock.clearTimeout(this.waitTimer);
+    this.onWaitOver ??= () => {
+      this.waitTimer = undefined;
+      if (this.state === 'attempting') this.#hedge();
+    };
+    this.waitTimer = clock.setTimeout(this.onWaitOver, delay);
+  }
+
+  /** Hedging: sends the next attempt beside those in flight, if the budget allows one more. */
+  #hedge(): void {
+    const cfg = this.policy.config;
+    const clock = cfg.clock;
+    if (this.waitTimer !== undefined) {
+      clock.clearTimeout(this.waitTimer);
+      this.waitTimer = undefined;
+    }
+    const now = clock.now();
+    const deadline = this.deadline;
+    const budget = cfg.budget;
+    const allowed = this.attempts < cfg.maxAttempts && (deadline === undefined || now < deadline);
+    if (allowed && (budget === undefined || budget.tryRetry())) {
+      if (this.listening) this.emit(report.hedgeStarted(cfg.name, now, this.attempts + 1, this.startedAt));
+      this.#attempt(now);
+      return;
+    }
+    if (allowed) {
+      // The budget refused: no more hedges for this operation.
+      this.#stopHedging();
+      if (this.listening)
+        this.emit(report.retryRefused(cfg.name, now, this.attempts, 'budget', this.lastError));
+    }
+    if (this.inFlight === undefined) this.#settle(false, this.firstFailure);
   }
 
   onTimer(): void {

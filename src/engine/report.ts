@@ -16,6 +16,7 @@ import type {
   CircuitStateChangeEvent,
   DeadlineExceededEvent,
   FallbackUsedEvent,
+  HedgeStartedEvent,
   OperationEndEvent,
   RetryRefusedEvent,
   RetryRefusedReason,
@@ -145,4 +146,13 @@ export function fallbackUsed(
   error: unknown,
 ): FallbackUsedEvent {
   return { type: 'fallback-used', policy, at, attempts, error };
+}
+
+export function hedgeStarted(
+  policy: string,
+  at: number,
+  attempt: number,
+  startedAt: number,
+): HedgeStartedEvent {
+  return { type: 'hedge-started', policy, at, attempt, afterMs: at - startedAt };
 }

@@ -12,6 +12,7 @@ import { isBulkhead } from '../bulkhead.js';
 import { systemClock } from '../clock.js';
 import { MAX_TIMER } from '../deadline.js';
 import type { Telemetry, Throttle } from '../engine/stages.js';
+import { resolveHedge } from '../hedge/options.js';
 import { newIdempotencyKey } from '../idempotency.js';
 import { type Backoff, custom, exponential, isBackoff } from '../retry/backoff.js';
 import { isRetryBudget, type RetryBudget, retryBudget } from '../retry/budget.js';
@@ -26,6 +27,7 @@ export const POLICY_KEYS = [
   'circuitBreaker',
   'bulkhead',
   'throttle',
+  'hedge',
   'telemetry',
   'fallback',
   'shouldFallback',
@@ -60,6 +62,14 @@ export function resolvePolicyOptions(options: PolicyOptions): { config: PolicyCo
   }
   const random = validateFn<() => number>('random', o.random) ?? Math.random;
 
+  const hedge = resolveHedge(o.hedge);
+  if (hedge !== undefined && o.retry === false) {
+    invalid(
+      'hedge',
+      'used without retry: false (hedges draw on the retry budget and follow retry.retryOn)',
+      o.retry,
+    );
+  }
   let maxAttempts = 1;
   let backoffStrategy: Backoff = exponential();
   let retryOn: RetryOn | undefined;
@@ -69,6 +79,8 @@ export function resolvePolicyOptions(options: PolicyOptions): { config: PolicyCo
     if (o.retry === null) invalid('retry', 'an object or false', null);
     const r = obj<RetryOptions>('retry', o.retry ?? {}, RETRY_KEYS) ?? {};
     maxAttempts = num('retry.maxAttempts', r.maxAttempts, 3, { min: 1, max: 1_000, integer: true });
+    // Hedging counts its own attempts: hedge.maxAttempts replaces retry.maxAttempts.
+    if (hedge !== undefined) maxAttempts = hedge.maxAttempts;
     if (r.backoff !== undefined) {
       if (isBackoff(r.backoff)) backoffStrategy = r.backoff;
       else if (typeof r.backoff === 'function') backoffStrategy = custom(r.backoff);
@@ -165,6 +177,7 @@ export function resolvePolicyOptions(options: PolicyOptions): { config: PolicyCo
     keyedBreaker,
     bulkhead: o.bulkhead,
     throttle,
+    hedge,
     telemetry,
     fallback,
     shouldFallback,

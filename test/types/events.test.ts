@@ -42,6 +42,8 @@ describe('events', () => {
       } else if (e.type === 'operation-end') {
         expectTypeOf(e.outcome).toEqualTypeOf<'success' | 'failure'>();
         expectTypeOf(e.attempts).toBeNumber();
+      } else if (e.type === 'hedge-started') {
+        expectTypeOf(e.afterMs).toBeNumber();
       } else if (e.type === 'fallback-used') {
         expectTypeOf(e.attempts).toBeNumber();
       } else {
@@ -51,7 +53,7 @@ describe('events', () => {
     policy({ onEvent: listener }).onEvent(listener)();
   });
 
-  it('are one union of ten types, with closed unions for reasons and outcomes', () => {
+  it('are one union of eleven types, with closed unions for reasons and outcomes', () => {
     expectTypeOf<BreakwaterEvent['type']>().toEqualTypeOf<
       | 'attempt-start'
       | 'attempt-end'
@@ -61,6 +63,7 @@ describe('events', () => {
       | 'circuit-rejected'
       | 'bulkhead-rejected'
       | 'deadline-exceeded'
+      | 'hedge-started'
       | 'fallback-used'
       | 'operation-end'
     >();

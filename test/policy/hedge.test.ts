@@ -1,0 +1,156 @@
+/**
+ * Hedging in the core: a slow attempt is overtaken by a hedge, the first success wins and
+ * every other attempt is aborted; failures send the next hedge at once; the deadline, the
+ * budget and the breaker bound them. Property tests on a seeded simulated dependency.
+ */
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import {
+  type AttemptContext,
+  circuitBreaker,
+  InvalidOptionsError,
+  policy,
+  retryBudget,
+} from '../../src/index.js';
+import { ManualClock } from '../support/clock.js';
+import { EventLog } from '../support/events.js';
+import {
+  BudgetSpy,
+  checkHedgeInvariants,
+  runSimulation,
+  SimDependency,
+  SimError,
+} from '../support/hedge-sim.js';
+
+/** An attempt the test ends by hand. */
+interface Pending {
+  readonly ctx: AttemptContext;
+  resolve(value: string): void;
+  reject(error: unknown): void;
+}
+
+function manual(): { fn: (ctx: AttemptContext) => Promise<string>; attempts: Pending[] } {
+  const attempts: Pending[] = [];
+  return {
+    attempts,
+    fn: (ctx) =>
+      new Promise<string>((resolve, reject) => {
+        attempts.push({ ctx, resolve, reject });
+      }),
+  };
+}
+
+const transient = (): Error => Object.assign(new Error('reset'), { code: 'ECONNRESET' });
+
+describe('hedging', () => {
+  it('sends a hedge after the delay; the first success wins and the loser is aborted', async () => {
+    const clock = new ManualClock();
+    const log = new EventLog();
+    const p = policy({ clock, onEvent: log.listener, hedge: { maxAttempts: 3, delay: 20 } });
+    const { fn, attempts } = manual();
+    const call = clock.watch(p.execute(fn));
+    expect(attempts).toHaveLength(1);
+    await clock.advance(19);
+    expect(attempts).toHaveLength(1);
+    await clock.advance(1);
+    expect(attempts.map((a) => a.ctx.attempt)).toEqual([1, 2]);
+    attempts[1]?.resolve('second');
+    await clock.advance(0);
+    expect(call.settled).toMatchObject({ status: 'fulfilled', value: 'second' });
+    expect(attempts[0]?.ctx.signal.aborted).toBe(true);
+    expect(attempts).toHaveLength(2); // no third attempt once it settled
+    expect(clock.pending).toBe(0);
+    expect(log.of('hedge-started')).toMatchObject([{ attempt: 2, afterMs: 20 }]);
+    expect(log.of('attempt-end').map((e) => e.outcome)).toEqual(['success', 'aborted']);
+  });
+
+  it('a retryable failure sends the next hedge at once; a fatal one ends everything', async () => {
+    const clock = new ManualClock();
+    const p = policy({ clock, hedge: { maxAttempts: 3, delay: 1_000 } });
+    const { fn, attempts } = manual();
+    const call = clock.watch(p.execute(fn));
+    attempts[0]?.reject(transient());
+    await clock.advance(0);
+    expect(attempts).toHaveLength(2);
+    const fatal = new TypeError('bad request');
+    attempts[1]?.reject(fatal);
+    await clock.advance(0);
+    expect(call.settled).toMatchObject({ status: 'rejected', reason: fatal });
+    expect(clock.pending).toBe(0);
+  });
+
+  it('when every attempt fails, rejects with the first attempt’s error', async () => {
+    const clock = new ManualClock();
+    const p = policy({ clock, hedge: { maxAttempts: 2, delay: 10 } });
+    const { fn, attempts } = manual();
+    const call = clock.watch(p.execute(fn));
+    await clock.advance(10);
+    const first = transient();
+    attempts[0]?.reject(first);
+    attempts[1]?.reject(transient());
+    await clock.advance(0);
+    expect(call.settled).toMatchObject({ status: 'rejected', reason: first });
+  });
+
+  it('an open breaker stops hedges as it stops retries', async () => {
+    const clock = new ManualClock();
+    const breaker = circuitBreaker({ clock, consecutiveFailures: 1 });
+    const p = policy({ clock, circuitBreaker: breaker, hedge: { maxAttempts: 3, delay: 10 } });
+    const { fn, attempts } = manual();
+    const call = clock.watch(p.execute(fn));
+    attempts[0]?.reject(transient());
+    await clock.advance(0);
+    expect(breaker.state).toBe('open');
+    expect(attempts).toHaveLength(1);
+    expect(call.settled?.status).toBe('rejected');
+  });
+
+  it('refuses hedge with retry: false, and validates its options', () => {
+    expect(() => policy({ retry: false, hedge: { maxAttempts: 2, delay: 5 } })).toThrow(InvalidOptionsError);
+    expect(() => policy({ hedge: { maxAttempts: 11, delay: 5 } })).toThrow(/hedge\.maxAttempts/);
+  });
+
+  it('hedge.maxAttempts replaces retry.maxAttempts', () => {
+    expect(
+      policy({ retry: { maxAttempts: 5 }, hedge: { maxAttempts: 2, delay: 5 } }).config.maxAttempts,
+    ).toBe(2);
+  });
+
+  it('holds its invariants for any seeded dependency, delay and deadline', async () => {
+    await fc.assert(
+      fc.asyncProperty(
+        fc.integer({ min: 1, max: 1_000_000 }),
+        fc.integer({ min: 2, max: 4 }),
+        fc.integer({ min: 0, max: 30 }),
+        fc.option(fc.integer({ min: 5, max: 200 }), { nil: undefined }),
+        async (seed, maxAttempts, delay, deadlineMs) => {
+          const clock = new ManualClock();
+          const budget = new BudgetSpy(retryBudget({ clock, ratio: 0.2, minPerSecond: 1 }));
+          const retryOn = (error: unknown) => error instanceof SimError && error.kind === 'retryable';
+          const p = policy({ clock, hedge: { maxAttempts, delay }, retry: { budget, retryOn } });
+          const dependency = new SimDependency({
+            clock,
+            seed,
+            medianMs: 10,
+            slowShare: 0.2,
+            retryableShare: 0.2,
+            fatalShare: 0.05,
+          });
+          const runs = await runSimulation({
+            clock,
+            dependency,
+            operations: 30,
+            gapMs: 3,
+            seed,
+            ...(deadlineMs === undefined ? {} : { deadlineMs }),
+            execute: (run, { deadline }) => p.execute(run, { deadline }),
+          });
+          expect(checkHedgeInvariants(dependency, runs, { maxAttempts, budget })).toEqual([]);
+          expect(dependency.inFlight).toBe(0);
+          expect(clock.pending).toBe(0);
+        },
+      ),
+      { numRuns: 60 },
+    );
+  });
+});
