@@ -85,31 +85,40 @@ export interface Heartbeat {
 }
 
 /**
- * Calls `working()` every half of `ackWait` (a number, or a promise of one) until stopped.
- * A `working()` that throws (a closed connection) ends the heartbeat.
+ * Calls `working()` every half of `ackWait` (a number, or a promise of one) from now until
+ * stopped. When the ack wait becomes known only later (the first message of a consumer),
+ * the first `working()` is due half an ack wait after the start, so it is sent at once if
+ * that time has passed. A `working()` that throws (a closed connection) ends the heartbeat.
  */
 export function startHeartbeat(
   msg: { working(): void },
   ackWait: number | Promise<number>,
   clock: Clock,
 ): Heartbeat {
+  const started = clock.now();
   let stopped = false;
   let timer: unknown;
-  const arm = (interval: number): void => {
+  const beat = (): boolean => {
+    try {
+      msg.working();
+      return true;
+    } catch {
+      stopped = true;
+      return false;
+    }
+  };
+  const arm = (interval: number, first = interval): void => {
     timer = clock.setTimeout(() => {
       timer = undefined;
-      if (stopped) return;
-      try {
-        msg.working();
-      } catch {
-        stopped = true;
-        return;
-      }
-      arm(interval);
-    }, interval);
+      if (!stopped && beat()) arm(interval);
+    }, first);
   };
   const begin = (ms: number): void => {
-    if (!stopped) arm(Math.max(1, Math.floor(ms / 2)));
+    if (stopped) return;
+    const interval = Math.max(1, Math.floor(ms / 2));
+    const due = interval - (clock.now() - started);
+    if (due > 0) arm(interval, due);
+    else if (beat()) arm(interval);
   };
   if (typeof ackWait === 'number') begin(ackWait);
   else void ackWait.then(begin);

@@ -3,15 +3,18 @@
  * was done to it, a headers object like the clients' own, and a publisher that records
  * what it was asked to store. The real server behaviour is in test/integration/nats.
  */
-import { policy } from '../../src/index.js';
+import { backoff, policy } from '../../src/index.js';
 import type {
   ConsumedMsgLike,
   HeadersLike,
   JetStreamPublisher,
   ListableHeadersLike,
+  MessageEvent,
   PubAck,
   PublishOptions,
+  ResilientHandlerOptions,
 } from '../../src/nats/index.js';
+import { ManualClock } from '../support/clock.js';
 
 /** Headers as both clients keep them: several values per name. */
 export class FakeHeaders implements HeadersLike, ListableHeadersLike {
@@ -127,3 +130,48 @@ export function parseError(): SyntaxError {
   }
   throw new Error('unreachable');
 }
+
+/** Exact delays: 100, 200, 400, ... capped at 1 000. */
+export const steps = backoff.exponential({ initialDelay: 100, maxDelay: 1_000, jitter: 'none' });
+
+/** Options for a test: exact delays, a manual clock, events and publishes recorded. */
+export function options(
+  extra: Partial<ResilientHandlerOptions<FakeMsg>> = {},
+): ResilientHandlerOptions<FakeMsg> & {
+  events: MessageEvent[];
+  calls: ReturnType<typeof fakePublisher>['calls'];
+} {
+  const { publisher, calls } = fakePublisher();
+  const events: MessageEvent[] = [];
+  return {
+    publisher,
+    headers: () => new FakeHeaders(),
+    backoff: steps,
+    ackWait: 30_000,
+    clock: new ManualClock(),
+    onEvent: (event) => events.push(event),
+    ...extra,
+    events,
+    calls,
+  };
+}
+
+/** The options object without the test's own fields (unknown keys are refused). */
+export function clean<T extends { events?: unknown; calls?: unknown }>(o: T): Omit<T, 'events' | 'calls'> {
+  const { events: _e, calls: _c, ...rest } = o;
+  return rest;
+}
+
+/** The headers a dead-letter copy was published with. */
+export function headersOf(call: PublishCall | undefined): FakeHeaders {
+  const headers = call?.options?.headers;
+  if (!(headers instanceof FakeHeaders)) throw new Error('the copy was published without headers');
+  return headers;
+}
+
+/** A handler that always throws `error`. */
+export const failing =
+  (error: unknown = new Error('carrier unavailable')) =>
+  (): never => {
+    throw error;
+  };

@@ -153,7 +153,9 @@ describe.skipIf(!available)(
             ),
           ),
         );
-        acks.forEach((ack, j) => seqOf.set(batch[j] as number, ack.seq));
+        acks.forEach((ack, j) => {
+          seqOf.set(batch[j] as number, ack.seq);
+        });
       }
 
       const handledLines = () => replicas.flatMap((r) => r.lines.filter((l) => l.event === 'handled'));
