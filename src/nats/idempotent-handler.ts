@@ -14,6 +14,7 @@
  */
 import { type Clock, systemClock } from '../index.js';
 import { invalid, num, obj } from '../validate.js';
+import { isResilientHandler } from './composition.js';
 import { type ClaimToken, type IdempotencyStore, isIdempotencyStore } from './store.js';
 import type { JsMsgLike } from './types.js';
 
@@ -174,6 +175,13 @@ export function idempotentHandler<M extends JsMsgLike>(
   options: IdempotentHandlerOptions<M>,
 ): IdempotentMessageHandler<M> {
   if (typeof handler !== 'function') invalid('handler', 'a function (msg, context) => ...', handler);
+  if (isResilientHandler(handler)) {
+    invalid(
+      'handler',
+      'the business handler: wrap idempotentHandler in resilientHandler (resilientHandler(idempotentHandler(fn, ...), ...)), not the reverse',
+      handler,
+    );
+  }
   const o = obj<IdempotentHandlerOptions<M>>('idempotentHandler', options, OPTION_KEYS);
   const store = o?.store;
   if (!isIdempotencyStore(store))

@@ -22,6 +22,7 @@
  */
 import { isBreakwaterError, type Policy } from '../index.js';
 import { invalid } from '../validate.js';
+import { markResilient } from './composition.js';
 import {
   type DeadLetterReason,
   deliver,
@@ -280,7 +281,7 @@ export function resilientHandler<M extends ConsumedMsgLike>(
   };
   const base = (msg: M, outcome: ResilientOutcome) => emitBase(msg, outcome.deliveryCount);
 
-  return async (msg: M): Promise<ResilientOutcome> => {
+  return markResilient(async (msg: M): Promise<ResilientOutcome> => {
     const deliveryCount = deliveryCountOf(msg.info);
     const openMs = config.openFor(msg);
     if (openMs !== undefined) {
@@ -294,7 +295,7 @@ export function resilientHandler<M extends ConsumedMsgLike>(
       heartbeat.stop();
     }
     return settle(msg, outcome);
-  };
+  });
 }
 
 /** Runs the handler once through `policy` (its breaker, bulkhead, deadline), or as it is. */

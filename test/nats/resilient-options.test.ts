@@ -1,7 +1,12 @@
 /** resilientHandler's options: every bad one throws at construction, naming it and the allowed range. */
 import { describe, expect, it } from 'vitest';
 import { backoff, policy } from '../../src/index.js';
-import { type ResilientHandlerOptions, resilientHandler } from '../../src/nats/index.js';
+import {
+  idempotentHandler,
+  memoryStore,
+  type ResilientHandlerOptions,
+  resilientHandler,
+} from '../../src/nats/index.js';
 import { expectInvalid, thrownInvalid } from '../support/invalid.js';
 import { FakeHeaders, type FakeMsg, fakePublisher } from './consumer-fakes.js';
 
@@ -68,6 +73,19 @@ describe('resilientHandler options', () => {
     expect(thrownInvalid(make({ ackWait: 0 })).message).toBe(
       'ackWait must be a number above 0 and at most 2147483647; got 0',
     );
+  });
+
+  it('composes one way only: idempotentHandler refuses a resilientHandler inside it', () => {
+    const inner = resilientHandler(() => undefined, valid());
+    const error = thrownInvalid(() => idempotentHandler(inner, { store: memoryStore() }));
+    expect(error.option).toBe('handler');
+    expect(error.message).toContain('resilientHandler(idempotentHandler(fn, ...), ...)');
+    expect(() =>
+      resilientHandler(
+        idempotentHandler(() => undefined, { store: memoryStore() }),
+        valid(),
+      ),
+    ).not.toThrow();
   });
 
   it('rejects an unknown option, listing the known ones', () => {
