@@ -22,6 +22,7 @@ export const COUNTERS = [
   'emailed', // confirmation emails sent
   'reserved', // stock reservations made by Inventory
   'guarded', // deliveries the idempotent handler acked without running the handler again
+  'deadLettered', // messages Shipping copied to the dead-letter stream and terminated
   'withoutPoints', // successful checkouts priced without loyalty points (degraded)
 ] as const;
 export type Counter = (typeof COUNTERS)[number];
@@ -129,6 +130,8 @@ export interface PhaseNumbers {
   readonly emailsSent: number;
   readonly stockReservations: number;
   readonly redeliveriesGuarded: number;
+  /** Messages copied to the dead-letter stream (and terminated) by the protected Shipping. */
+  readonly messagesDeadLettered: number;
   readonly servedWithoutPoints: number;
   readonly loyaltyCalls: number;
   readonly publishAttempts: number;
@@ -186,6 +189,7 @@ export function summarize(
     emailsSent: sum('emailed'),
     stockReservations: sum('reserved'),
     redeliveriesGuarded: sum('guarded'),
+    messagesDeadLettered: sum('deadLettered'),
     servedWithoutPoints: sum('withoutPoints'),
     loyaltyCalls: sum('loyalty'),
     publishAttempts: sum('publish'),

@@ -159,7 +159,7 @@ async function runOnce(
   let pausing: Promise<void> | undefined;
   let paused = false;
   let drained = false;
-  let stream: StreamCount = { messages: 0, counted: 0, warmUp: 0 };
+  let stream: StreamCount = { messages: 0, counted: 0, warmUp: 0, deadLetters: 0 };
   try {
     // Connections, channels and the publisher's stream lookup, before the clock starts.
     for (let i = 0; i < 5; i++) {

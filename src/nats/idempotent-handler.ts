@@ -14,6 +14,7 @@
  */
 import { type Clock, systemClock } from '../index.js';
 import { invalid, num, obj } from '../validate.js';
+import { isResilientHandler } from './composition.js';
 import { type ClaimToken, type IdempotencyStore, isIdempotencyStore } from './store.js';
 import type { JsMsgLike } from './types.js';
 
@@ -174,6 +175,13 @@ export function idempotentHandler<M extends JsMsgLike>(
   options: IdempotentHandlerOptions<M>,
 ): IdempotentMessageHandler<M> {
   if (typeof handler !== 'function') invalid('handler', 'a function (msg, context) => ...', handler);
+  if (isResilientHandler(handler)) {
+    invalid(
+      'handler',
+      'the business handler: wrap idempotentHandler in resilientHandler (resilientHandler(idempotentHandler(fn, ...), ...)), not the reverse',
+      handler,
+    );
+  }
   const o = obj<IdempotentHandlerOptions<M>>('idempotentHandler', options, OPTION_KEYS);
   const store = o?.store;
   if (!isIdempotencyStore(store))
@@ -201,52 +209,155 @@ export function idempotentHandler<M extends JsMsgLike>(
     else msg.nak();
   };
 
-  return async (msg: M): Promise<HandleOutcome> => {
+  const guard: IdempotencyGuard<M> = async (msg, run) => {
     const key = keyOf?.(msg) || defaultKey(msg);
     let claim: Awaited<ReturnType<IdempotencyStore['claim']>>;
     try {
       claim = await store.claim(key, claimTtl);
     } catch (error) {
       // The store cannot say whether the key is done: do not risk running it twice.
-      nak(msg, error);
-      return { status: 'failed', key, error };
+      return { status: 'failed', key, error, stage: 'store' };
     }
-    if (claim.status === 'done') {
-      msg.ack();
-      return { status: 'duplicate', key };
-    }
+    if (claim.status === 'done') return { status: 'duplicate', key };
     if (claim.status === 'busy') {
       const retryAfterMs = Math.max(1, Math.min(busyDelay, Math.ceil(claim.retryAfterMs)));
-      msg.nak(retryAfterMs);
       return { status: 'busy', key, retryAfterMs };
     }
     const { token, takenOver } = claim;
     const controller = new AbortController();
     const renewal = new Renewal(store, token, claimTtl, clock, controller);
+    const context: HandlerContext = { key, signal: controller.signal, takenOver };
+    // The handler's own promise, while it has not settled: `run` (a policy's attempt timeout)
+    // may give up on a handler that goes on running.
+    let running: Promise<unknown> | undefined;
+    const call = (): unknown => {
+      const value = handler(msg, context);
+      if (isThenable(value)) {
+        const pending = Promise.resolve(value);
+        running = pending;
+        const done = (): void => {
+          if (running === pending) running = undefined;
+        };
+        pending.then(done, done);
+      }
+      return value;
+    };
     try {
-      await handler(msg, { key, signal: controller.signal, takenOver });
+      await run((outer) => (outer === undefined ? call() : runLinked(outer, controller, call)));
     } catch (error) {
+      const abandoned = running;
+      if (abandoned !== undefined) {
+        // The handler still runs: keep its claim (renewed) until it settles, so that a
+        // redelivery finds the key busy instead of running it a second time alongside.
+        void abandoned.then(
+          () => finishLate(renewal, () => store.complete(token)),
+          () => finishLate(renewal, () => store.release(token)),
+        );
+        return { status: 'failed', key, error, stage: 'handler' };
+      }
       await renewal.stop();
       try {
         await store.release(token);
       } catch {
         // Unreleased, the claim expires after claimTtl (at once for this consumer).
       }
-      nak(msg, error);
-      return { status: 'failed', key, error };
+      return { status: 'failed', key, error, stage: 'handler' };
     }
     await renewal.stop();
-    // The work is done: ack even if recording fails, since a redelivery would repeat it.
-    let recorded = false;
-    let recordError: unknown;
+    // The work is done: report it handled even if recording fails, since a redelivery would repeat it.
     try {
-      recorded = await store.complete(token);
+      return { status: 'handled', key, recorded: await store.complete(token) };
     } catch (error) {
-      recordError = error;
+      return { status: 'handled', key, recorded: false, error };
     }
-    msg.ack();
-    return recordError === undefined
-      ? { status: 'handled', key, recorded }
-      : { status: 'handled', key, recorded, error: recordError };
   };
+
+  const handle: IdempotentMessageHandler<M> = async (msg) => {
+    const result = await guard(msg, direct);
+    switch (result.status) {
+      case 'handled':
+      case 'duplicate':
+        msg.ack();
+        return result;
+      case 'busy':
+        msg.nak(result.retryAfterMs);
+        return result;
+      default:
+        nak(msg, result.error);
+        return { status: 'failed', key: result.key, error: result.error };
+    }
+  };
+  guards.set(handle as IdempotentMessageHandler<JsMsgLike>, guard as IdempotencyGuard<JsMsgLike>);
+  return handle;
+}
+
+function isThenable(value: unknown): value is PromiseLike<unknown> {
+  return (
+    (typeof value === 'object' || typeof value === 'function') &&
+    value !== null &&
+    typeof (value as PromiseLike<unknown>).then === 'function'
+  );
+}
+
+/** Stops renewing, then records the late handler's end (failures are left to the TTL). */
+async function finishLate(renewal: Renewal, record: () => Promise<unknown>): Promise<void> {
+  await renewal.stop();
+  try {
+    await record();
+  } catch {
+    // Unrecorded, the claim expires after claimTtl.
+  }
+}
+
+/** Runs the handler as it is, with the guard's own signal. */
+const direct: GuardRun = (invoke) => Promise.resolve(invoke(undefined));
+
+/**
+ * Runs `fn` with `outer` (a caller's signal, e.g. a policy attempt's) linked into `inner`:
+ * aborting `outer` aborts `inner` with its reason. The listener is removed when `fn` settles.
+ */
+async function runLinked(outer: AbortSignal, inner: AbortController, fn: () => unknown): Promise<unknown> {
+  if (outer.aborted) inner.abort(outer.reason);
+  const forward = (): void => inner.abort(outer.reason);
+  outer.addEventListener('abort', forward, { once: true });
+  try {
+    return await fn();
+  } finally {
+    outer.removeEventListener('abort', forward);
+  }
+}
+
+/**
+ * @internal Runs the guarded handler: `invoke(signal)` calls it (`signal`, if given, is linked
+ * into the handler's context signal) and the returned promise settles as the handler did.
+ * `resilientHandler` runs it through a policy this way.
+ */
+export type GuardRun = (invoke: (signal: AbortSignal | undefined) => unknown) => Promise<unknown>;
+
+/** @internal What the guard decided, before anything is acked. */
+export type GuardResult =
+  | { readonly status: 'handled'; readonly key: string; readonly recorded: boolean; readonly error?: unknown }
+  | { readonly status: 'duplicate'; readonly key: string }
+  | { readonly status: 'busy'; readonly key: string; readonly retryAfterMs: number }
+  /** `stage`: whether the store (the claim) or the handler failed. */
+  | {
+      readonly status: 'failed';
+      readonly key: string;
+      readonly error: unknown;
+      readonly stage: 'store' | 'handler';
+    };
+
+/** @internal The guard of an idempotent handler, without the acking: claim, run, record. */
+export type IdempotencyGuard<M extends JsMsgLike> = (msg: M, run: GuardRun) => Promise<GuardResult>;
+
+/** The guards behind the handlers this module made, for `resilientHandler` to compose. */
+const guards = new WeakMap<IdempotentMessageHandler<JsMsgLike>, IdempotencyGuard<JsMsgLike>>();
+
+/**
+ * @internal The guard behind `handler` when it was made by {@link idempotentHandler} (so that
+ * `resilientHandler` can run the guard and do the acking itself), else undefined.
+ */
+export function idempotencyGuardOf<M extends JsMsgLike>(handler: unknown): IdempotencyGuard<M> | undefined {
+  if (typeof handler !== 'function') return undefined;
+  return guards.get(handler as IdempotentMessageHandler<JsMsgLike>) as IdempotencyGuard<M> | undefined;
 }

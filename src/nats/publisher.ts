@@ -319,5 +319,17 @@ export function jetStreamPublisher(
     o.timeout === undefined
       ? undefined
       : num('timeout', o.timeout, 0, { min: 0, exclusiveMin: true, max: MAX_TIMER });
-  return new Publisher(js, policy, { stream, timeout });
+  const publisher = new Publisher(js, policy, { stream, timeout });
+  clients.set(publisher, js);
+  return publisher;
+}
+
+/** The client behind each publisher made here (for `resilientHandler` to read consumer info). */
+const clients = new WeakMap<JetStreamPublisher, JetStreamClientLike>();
+
+/** @internal The JetStream client `publisher` publishes with, if {@link jetStreamPublisher} made it. */
+export function publisherClient(publisher: unknown): JetStreamClientLike | undefined {
+  return typeof publisher === 'object' && publisher !== null
+    ? clients.get(publisher as JetStreamPublisher)
+    : undefined;
 }

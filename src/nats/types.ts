@@ -73,6 +73,20 @@ export interface JetStreamManagerLike {
     /** Names of the streams, those holding `subject` when given (`$JS.API.STREAM.NAMES`). */
     names(subject?: string): AsyncIterable<string>;
   };
+  /** The consumer API (`resilientHandler` reads a consumer's `ack_wait` from it). */
+  consumers?: {
+    /** A consumer's info (`$JS.API.CONSUMER.INFO`). */
+    info(stream: string, consumer: string): Promise<ConsumerInfoLike>;
+  };
+}
+
+/** The part of a consumer's info `resilientHandler` reads. */
+export interface ConsumerInfoLike {
+  /** The consumer's configuration. */
+  config: {
+    /** How long the server waits for an ack before redelivering, in nanoseconds. */
+    ack_wait?: number | undefined;
+  };
 }
 
 /**
@@ -100,6 +114,39 @@ export interface JsMsgLike {
   ack(): void;
   /** Asks for a redelivery, after `millis` if given. */
   nak(millis?: number): void;
+}
+
+/** Headers that can be listed (`MsgHdrs` in both clients), for copying them. */
+export interface ListableHeadersLike extends Pick<HeadersLike, 'get'> {
+  /** Every header name. */
+  keys(): string[];
+  /** Every value of `key`. */
+  values(key: string): string[];
+}
+
+/**
+ * A message received from a JetStream consumer, as `resilientHandler` uses it (`JsMsg` from
+ * `consume()` or `fetch()`, in both clients).
+ */
+export interface ConsumedMsgLike extends JsMsgLike {
+  /** The subject the message was published to. */
+  readonly subject: string;
+  /** The payload. */
+  readonly data: Uint8Array;
+  /** Its headers, if any. */
+  readonly headers?: Pick<HeadersLike, 'get'> | ListableHeadersLike | undefined;
+  /** Delivery info: stream, consumer and delivery count (1 on the first delivery). */
+  readonly info: {
+    readonly stream: string;
+    readonly consumer: string;
+    readonly deliveryCount?: number;
+    /** The v2 client's older name for `deliveryCount`. */
+    readonly redeliveryCount?: number;
+  };
+  /** Resets the server's ack wait timer: the handler is still at work. */
+  working(): void;
+  /** Tells the server never to deliver the message again. */
+  term(): void;
 }
 
 /** An entry of a JetStream KV bucket (`KvEntry` in both clients). */

@@ -15,6 +15,8 @@ import { ACK_WAIT_MS, WARM_UP_CART } from '../scenario.js';
 import type { OrderEvent } from '../stacks/types.js';
 
 export const STREAM = 'ORDERS';
+/** Where Shipping's dead letters go (`dlq.ORDERS.shipping`, resilientHandler's default subject). */
+export const DEAD_LETTER_STREAM = 'ORDERS_DLQ';
 export const SUBJECT = 'orders.created';
 export const CONSUMERS = ['email', 'shipping', 'inventory'] as const;
 export type ConsumerName = (typeof CONSUMERS)[number];
@@ -34,6 +36,7 @@ export async function prepareStream(nc: NatsConnection, withBuckets: boolean): P
   const jsm = await jetstreamManager(nc);
   await removeStream(jsm);
   await jsm.streams.add({ name: STREAM, subjects: ['orders.>'] });
+  await jsm.streams.add({ name: DEAD_LETTER_STREAM, subjects: [`dlq.${STREAM}.>`] });
   for (const name of CONSUMERS) {
     await jsm.consumers.add(STREAM, {
       durable_name: name,
@@ -49,9 +52,9 @@ export async function prepareStream(nc: NatsConnection, withBuckets: boolean): P
   }
 }
 
-/** Deletes the stream and the buckets (those that exist). */
+/** Deletes the streams and the buckets (those that exist). */
 export async function removeStream(jsm: JetStreamManager): Promise<void> {
-  for (const name of [STREAM, ...CONSUMERS.map((c) => `KV_${bucketName(c)}`)]) {
+  for (const name of [STREAM, DEAD_LETTER_STREAM, ...CONSUMERS.map((c) => `KV_${bucketName(c)}`)]) {
     try {
       await jsm.streams.delete(name);
     } catch {
@@ -75,13 +78,16 @@ export interface StreamCount {
   readonly counted: number;
   /** Of those, the warm-up orders' (placed before the clock started, not in the numbers). */
   readonly warmUp: number;
+  /** Messages in the dead-letter stream at the end. */
+  readonly deadLetters: number;
 }
 
 /** Counts, per cart, the copies of orders.created the stream holds (recorded as 'stored'). */
 export async function countStoredCopies(nc: NatsConnection, recorder: Recorder): Promise<StreamCount> {
   const jsm = await jetstreamManager(nc);
   const total = (await jsm.streams.info(STREAM)).state.messages;
-  if (total === 0) return { messages: 0, counted: 0, warmUp: 0 };
+  const deadLetters = (await jsm.streams.info(DEAD_LETTER_STREAM)).state.messages;
+  if (total === 0) return { messages: 0, counted: 0, warmUp: 0, deadLetters };
   const reader = await jetstream(nc).consumers.get(STREAM); // an ordered consumer: reads, never acks
   const messages = await reader.consume();
   let seen = 0;
@@ -94,5 +100,5 @@ export async function countStoredCopies(nc: NatsConnection, recorder: Recorder):
     if (seen >= total || msg.info.pending === 0) break;
   }
   messages.stop();
-  return { messages: total, counted: seen, warmUp };
+  return { messages: total, counted: seen, warmUp, deadLetters };
 }

@@ -57,6 +57,10 @@ const TOTAL_ROWS: Row[] = [
   { label: 'events stored twice in the stream', cell: (n) => int(n.duplicateCopiesStored) },
   { label: 'duplicate publishes removed (msgID)', cell: (n) => int(n.duplicatePublishesRemoved) },
   { label: 'redeliveries stopped by the guard', cell: (n) => int(n.redeliveriesGuarded) },
+  {
+    label: 'messages dead-lettered (Shipping)',
+    cell: (n, run) => (run.mode === 'protected' ? int(n.messagesDeadLettered) : '-'),
+  },
   { label: 'checkouts priced without loyalty points', cell: (n) => int(n.servedWithoutPoints) },
   { label: 'calls reaching Loyalty', cell: (n) => int(n.loyaltyCalls) },
   { label: 'publish requests sent', cell: (n) => int(n.publishAttempts) },
@@ -106,6 +110,7 @@ export function formatClaims(result: OrderFlowResult): string[] {
         `${ratio(spike?.callsPerRequest ?? 0)} calls per request reached Loyalty during its spike` +
         (run.mode === 'protected' ? ` (retry budgets allow at most ${ratio(result.retryBudgetBound)})` : '') +
         `, ${int(shipped)} packages shipped for ${int(created)} orders` +
+        (run.mode === 'protected' ? `, ${int(run.total.messagesDeadLettered)} dead-lettered` : '') +
         (run.drained ? '' : ' (NOT drained: some work was still pending at the end)'),
     );
   }

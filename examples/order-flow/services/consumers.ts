@@ -75,7 +75,14 @@ export async function startConsumers(
       const js = jetstream(nc);
       // Each service opens its bucket on its own connection, as replicas on other machines would.
       const kv = stack.usesKv ? await new Kvm(js).open(bucketName(name)) : undefined;
-      const handle = stack.consumer(work[name], kv, (msg) => recorder.count('guarded', cartOf(msg)));
+      const handle = stack.consumer({
+        name,
+        handler: work[name],
+        kv,
+        js,
+        guarded: (msg) => recorder.count('guarded', cartOf(msg)),
+        deadLettered: (msg) => recorder.count('deadLettered', cartOf(msg)),
+      });
       const consumer = await js.consumers.get(STREAM, name);
       const messages = await consumer.consume({ max_messages: 256 });
       const loop = (async () => {

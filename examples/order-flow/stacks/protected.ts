@@ -14,7 +14,9 @@
  *   goes to the outbox, whose retries carry the same msgID (so the server drops a copy
  *   whose first ack was lost).
  * - Consumers run their handler through `idempotentHandler` on a KV bucket: once per order,
- *   whatever the redeliveries.
+ *   whatever the redeliveries. Shipping wraps it in `resilientHandler`: naks with a growing
+ *   delay, a dead-letter stream for what it can never handle, `working()` while the carrier
+ *   hangs.
  *
  * Every retrying client has a budget of its own: retries are at most `RETRY_RATIO` of its
  * requests plus `RETRY_MIN_PER_SECOND` a second.
@@ -23,6 +25,7 @@
  */
 import { credentials, Metadata } from '@grpc/grpc-js';
 import type { JsMsg } from '@nats-io/jetstream';
+import { headers } from '@nats-io/transport-node';
 import {
   type BreakwaterEvent,
   backoff,
@@ -36,7 +39,13 @@ import {
 // In your code: 'breakwater', 'breakwater/grpc', 'breakwater/http', 'breakwater/nats' (see README).
 import { callOptionsFrom, deadlineFrom, grpcInterceptor, isGrpcFailure } from 'breakwater/grpc';
 import { httpInterceptor } from 'breakwater/http';
-import { idempotentHandler, isJetStreamFailure, jetStreamPublisher, kvStore } from 'breakwater/nats';
+import {
+  idempotentHandler,
+  isJetStreamFailure,
+  jetStreamPublisher,
+  kvStore,
+  resilientHandler,
+} from 'breakwater/nats';
 import { Agent, request } from 'undici';
 import type { Recorder } from '../metrics.js';
 import { SUBJECT } from '../nats/streams.js';
@@ -236,17 +245,46 @@ export function protectedStack(recorder: Recorder): Stack {
       };
     },
 
-    consumer(handler, kv, guarded) {
+    consumer({ name, handler, kv, js, guarded, deadLettered }) {
       if (kv === undefined) throw new Error('the protected consumers need their KV bucket');
-      const handle = idempotentHandler((msg: JsMsg) => handler(msg), {
+      const once = idempotentHandler((msg: JsMsg) => handler(msg), {
         store: kvStore(kv),
         claimTtl: 5_000,
         busyDelay: 500,
         nakDelay: (deliveries) => Math.min(1_000, 100 * 2 ** (deliveries - 1)),
       });
+      if (name !== 'shipping') {
+        return async (msg) => {
+          const outcome = await once(msg);
+          if (outcome.status === 'duplicate' || outcome.status === 'busy') guarded(msg);
+        };
+      }
+      // Shipping: the whole consumer recipe. Failures are nak'ed with a growing delay, a
+      // message that still fails on its 5th delivery (or can never be read) is copied to
+      // dlq.ORDERS.shipping before it is terminated, and while the carrier hangs, working()
+      // keeps the message in hand (every half of the consumer's ack_wait) instead of letting
+      // the server deliver it again.
+      const handle = resilientHandler(once, {
+        publisher: jetStreamPublisher(
+          js,
+          policy({
+            name: 'dead-letters',
+            deadline: 2_000,
+            attemptTimeout: 500,
+            retry: { maxAttempts: 3, backoff: quickBackoff, budget: budget() },
+          }),
+        ),
+        headers,
+        maxDeliveries: 5,
+        backoff: backoff.exponential({ initialDelay: 100, maxDelay: 1_000 }),
+      });
       return async (msg) => {
         const outcome = await handle(msg);
-        if (outcome.status === 'duplicate' || outcome.status === 'busy') guarded(msg);
+        if (outcome.status === 'duplicate' || (outcome.status === 'retry' && outcome.reason === 'busy')) {
+          guarded(msg);
+        } else if (outcome.status === 'dead-lettered') {
+          deadLettered(msg);
+        }
       };
     },
   };

@@ -8,7 +8,7 @@
  */
 
 import type { ServerUnaryCall } from '@grpc/grpc-js';
-import type { JsMsg } from '@nats-io/jetstream';
+import type { JetStreamClient, JsMsg } from '@nats-io/jetstream';
 import type { KV } from '@nats-io/kv';
 import type { JetStreamClientLike } from 'breakwater/nats';
 import type {
@@ -79,6 +79,22 @@ export interface EventPublisher {
 /** What a consumer does with one message, given the business handler. */
 export type MessageHandler = (msg: JsMsg) => Promise<void>;
 
+/** One consuming service, as its stack's consumer wrapper sees it. */
+export interface ConsumerService {
+  /** The service: `email`, `shipping` or `inventory`. */
+  readonly name: string;
+  /** Its business handler. */
+  readonly handler: (msg: JsMsg) => Promise<void>;
+  /** Its idempotency bucket (protected). */
+  readonly kv: KV | undefined;
+  /** Its JetStream client (on its own connection), for dead-letter copies. */
+  readonly js: JetStreamClient;
+  /** Told about a delivery that was acked or nak'ed without running the handler (the guard's doing). */
+  guarded(msg: JsMsg): void;
+  /** Told about a message copied to the dead-letter stream and terminated. */
+  deadLettered(msg: JsMsg): void;
+}
+
 export interface Stack {
   readonly mode: Mode;
   /** Whether consumers keep their idempotency records in a KV bucket (one per service). */
@@ -89,12 +105,8 @@ export interface Stack {
   publisher(js: JetStreamClientLike): EventPublisher;
   /**
    * Wraps a consumer's business handler: acks on success, naks on failure, and (protected)
-   * runs it once per order whatever the deliveries. `guarded` is told about a delivery that
-   * was acked without running the handler.
+   * runs it once per order whatever the deliveries, and (protected Shipping) retries with
+   * backoff and dead-letters what it can never handle.
    */
-  consumer(
-    handler: (msg: JsMsg) => Promise<void>,
-    kv: KV | undefined,
-    guarded: (msg: JsMsg) => void,
-  ): MessageHandler;
+  consumer(service: ConsumerService): MessageHandler;
 }

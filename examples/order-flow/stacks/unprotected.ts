@@ -119,7 +119,7 @@ export function unprotectedStack(): Stack {
       };
     },
 
-    consumer(handler) {
+    consumer({ handler }) {
       return async (msg) => {
         try {
           await handler(msg);

@@ -101,6 +101,11 @@ describe.skipIf(!available())('order-flow example: a short run, without and with
     // The lost acks were real: retried publishes reached the server and it dropped the copies.
     expect(phase(protectedRun, 'lost-acks').duplicatePublishesRemoved).toBeGreaterThan(0);
     expect(protectedRun.total.duplicateCopiesStored).toBe(0);
+    // Shipping's resilientHandler dead-lettered no good order through the outage and the lost
+    // acks (its count and the dead-letter stream agree), and called the carrier once per order.
+    expect(protectedRun.total.messagesDeadLettered).toBe(protectedRun.stream.deadLetters);
+    expect(protectedRun.stream.deadLetters).toBe(0);
+    expect(protectedRun.total.carrierCalls).toBe(protectedRun.total.ordersCreated);
   });
 
   it('unprotected: the spike cascades (failed checkouts or p99 past the deadline), lost acks store copies', () => {

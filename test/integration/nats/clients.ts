@@ -7,7 +7,13 @@ import { type JetStreamManager as JsmV3, jetstream, jetstreamManager } from '@na
 import { Kvm } from '@nats-io/kv';
 import { connect as connectV3, headers as headersV3 } from '@nats-io/transport-node';
 import { connect as connectV2, headers as headersV2, type JetStreamManager as JsmV2 } from 'nats';
-import type { HeadersLike, JetStreamClientLike, JsMsgLike, KvLike } from '../../../src/nats/index.js';
+import type {
+  ConsumedMsgLike,
+  HeadersLike,
+  JetStreamClientLike,
+  JsMsgLike,
+  KvLike,
+} from '../../../src/nats/index.js';
 
 export type ClientVersion = 'v2' | 'v3';
 export const VERSIONS: readonly ClientVersion[] = ['v2', 'v3'];
@@ -15,6 +21,34 @@ export const VERSIONS: readonly ClientVersion[] = ['v2', 'v3'];
 /** A consumed message, as the tests use it. */
 export interface TestMsg extends JsMsgLike {
   string(): string;
+}
+
+/** A message as both clients deliver it: what resilientHandler needs, and its text. */
+export interface KitMsg extends ConsumedMsgLike {
+  string(): string;
+}
+
+/** How a loop pulls messages: `consume()` (a continuous pull) or repeated `fetch()` batches. */
+export type PullMode = 'consume' | 'fetch';
+export const PULL_MODES: readonly PullMode[] = ['consume', 'fetch'];
+
+/** A stored message, read back. */
+export interface StoredMsg {
+  readonly subject: string;
+  readonly seq: number;
+  readonly data: string;
+  /** Every header, first value of each. */
+  readonly headers: Record<string, string>;
+}
+
+/** What a consumer's info says. */
+export interface ConsumerState {
+  /** Not yet delivered. */
+  readonly pending: number;
+  /** Delivered, not yet acked (or termed). */
+  readonly ackPending: number;
+  /** Messages delivered more than once. */
+  readonly redelivered: number;
 }
 
 export interface StreamSpec {
@@ -45,11 +79,23 @@ export interface ClientKit {
   count(stream: string): Promise<number>;
   /** Every stored message's payload, in sequence order. */
   payloads(stream: string): Promise<string[]>;
+  /** Every stored message with its headers, in sequence order. */
+  messages(stream: string): Promise<StoredMsg[]>;
+  /** The consumer's counters now. */
+  consumerState(stream: string, durable: string): Promise<ConsumerState>;
   addConsumer(stream: string, durable: string, spec?: ConsumerSpec): Promise<void>;
   /** Pending (undelivered) + unacked messages of a consumer. */
   outstanding(stream: string, durable: string): Promise<number>;
-  /** Runs `onMessage` for every message of a durable consumer, one at a time. */
-  consume(stream: string, durable: string, onMessage: (msg: TestMsg) => Promise<void>): Promise<ConsumerLoop>;
+  /**
+   * Runs `onMessage` for every message of a durable consumer, one at a time, pulled with
+   * `consume()` (default) or with repeated `fetch()` batches.
+   */
+  consume(
+    stream: string,
+    durable: string,
+    onMessage: (msg: KitMsg) => Promise<void>,
+    mode?: PullMode,
+  ): Promise<ConsumerLoop>;
   /** Creates a KV bucket (history 1). */
   kv(bucket: string): Promise<KvLike>;
   /** Opens an existing KV bucket (possibly created by the other client generation). */
@@ -95,6 +141,28 @@ async function connectV2Kit(url: string): Promise<ClientKit> {
       }
       return out;
     },
+    async messages(stream) {
+      const info = await jsm.streams.info(stream);
+      const out: StoredMsg[] = [];
+      for (let seq = info.state.first_seq; seq <= info.state.last_seq && info.state.messages > 0; seq++) {
+        const stored = await jsm.streams.getMessage(stream, { seq });
+        out.push({
+          subject: stored.subject,
+          seq: stored.seq,
+          data: stored.string(),
+          headers: headerRecord(stored.header),
+        });
+      }
+      return out;
+    },
+    async consumerState(stream, durable) {
+      const info = await jsm.consumers.info(stream, durable);
+      return {
+        pending: info.num_pending,
+        ackPending: info.num_ack_pending,
+        redelivered: info.num_redelivered,
+      };
+    },
     async addConsumer(stream, durable, spec = {}) {
       await jsm.consumers.add(stream, {
         durable_name: durable,
@@ -107,18 +175,9 @@ async function connectV2Kit(url: string): Promise<ClientKit> {
       const info = await jsm.consumers.info(stream, durable);
       return info.num_pending + info.num_ack_pending;
     },
-    async consume(stream, durable, onMessage) {
+    async consume(stream, durable, onMessage, mode = 'consume') {
       const consumer = await js.consumers.get(stream, durable);
-      const messages = await consumer.consume({ max_messages: 64 });
-      const loop = (async () => {
-        for await (const msg of messages) await onMessage(msg);
-      })();
-      return {
-        async stop() {
-          messages.stop();
-          await loop;
-        },
-      };
+      return pullLoop(consumer as unknown as PullConsumer, onMessage, mode);
     },
     async kv(bucket) {
       return js.views.kv(bucket, { history: 1 });
@@ -162,6 +221,29 @@ async function connectV3Kit(url: string): Promise<ClientKit> {
       }
       return out;
     },
+    async messages(stream) {
+      const info = await jsm.streams.info(stream);
+      const out: StoredMsg[] = [];
+      for (let seq = info.state.first_seq; seq <= info.state.last_seq && info.state.messages > 0; seq++) {
+        const stored = await jsm.streams.getMessage(stream, { seq });
+        if (stored === null) continue;
+        out.push({
+          subject: stored.subject,
+          seq: stored.seq,
+          data: stored.string(),
+          headers: headerRecord(stored.header),
+        });
+      }
+      return out;
+    },
+    async consumerState(stream, durable) {
+      const info = await jsm.consumers.info(stream, durable);
+      return {
+        pending: info.num_pending,
+        ackPending: info.num_ack_pending,
+        redelivered: info.num_redelivered,
+      };
+    },
     async addConsumer(stream, durable, spec = {}) {
       await jsm.consumers.add(stream, {
         durable_name: durable,
@@ -174,18 +256,9 @@ async function connectV3Kit(url: string): Promise<ClientKit> {
       const info = await jsm.consumers.info(stream, durable);
       return info.num_pending + info.num_ack_pending;
     },
-    async consume(stream, durable, onMessage) {
+    async consume(stream, durable, onMessage, mode = 'consume') {
       const consumer = await js.consumers.get(stream, durable);
-      const messages = await consumer.consume({ max_messages: 64 });
-      const loop = (async () => {
-        for await (const msg of messages) await onMessage(msg);
-      })();
-      return {
-        async stop() {
-          messages.stop();
-          await loop;
-        },
-      };
+      return pullLoop(consumer as unknown as PullConsumer, onMessage, mode);
     },
     async kv(bucket) {
       return new Kvm(js).create(bucket, { history: 1 });
@@ -195,6 +268,59 @@ async function connectV3Kit(url: string): Promise<ClientKit> {
     },
     async close() {
       await nc.close();
+    },
+  };
+}
+
+/** The first value of every header of a stored message. */
+function headerRecord(
+  headers: { keys(): string[]; get(key: string): string } | undefined,
+): Record<string, string> {
+  const out: Record<string, string> = {};
+  if (headers === undefined) return out;
+  for (const key of headers.keys()) out[key] = headers.get(key);
+  return out;
+}
+
+interface PullConsumer {
+  consume(opts: { max_messages: number }): Promise<AsyncIterable<KitMsg> & { stop(): void }>;
+  fetch(opts: { max_messages: number; expires: number }): Promise<AsyncIterable<KitMsg>>;
+}
+
+/** A loop over a pull consumer, one message at a time. */
+async function pullLoop(
+  consumer: PullConsumer,
+  onMessage: (msg: KitMsg) => Promise<void>,
+  mode: PullMode,
+): Promise<ConsumerLoop> {
+  if (mode === 'consume') {
+    const messages = await consumer.consume({ max_messages: 64 });
+    const loop = (async () => {
+      for await (const msg of messages) await onMessage(msg);
+    })();
+    return {
+      async stop() {
+        messages.stop();
+        await loop;
+      },
+    };
+  }
+  let stopped = false;
+  const loop = (async () => {
+    while (!stopped) {
+      try {
+        const batch = await consumer.fetch({ max_messages: 16, expires: 1_000 });
+        for await (const msg of batch) await onMessage(msg);
+      } catch {
+        // A batch can end in an error (missed heartbeats while the server is paused): pull again.
+        await new Promise((resolve) => setTimeout(resolve, 50));
+      }
+    }
+  })();
+  return {
+    async stop() {
+      stopped = true;
+      await loop;
     },
   };
 }
