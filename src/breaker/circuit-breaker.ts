@@ -15,6 +15,7 @@ import type {
   CircuitState,
   CircuitStateChange,
   CircuitStateListener,
+  RejectionContext,
 } from './types.js';
 import { CountWindow, type OutcomeWindow, TimeWindow } from './window.js';
 
@@ -134,8 +135,8 @@ export class Breaker implements CircuitBreaker {
     return this.#retryAfter;
   }
 
-  rejection(cause: unknown): CircuitOpenError {
-    return CircuitOpenError.fast(this.#retryAfter, this.#key, cause);
+  rejection(cause: unknown, context?: RejectionContext): CircuitOpenError {
+    return CircuitOpenError.fast(this.#retryAfter, this.#key, cause, context?.policy);
   }
 
   record(permit: number, error: unknown, failed: boolean, durationMs: number): void {

@@ -102,6 +102,12 @@ export interface CircuitBreakerSnapshot {
   readonly reopenCount?: number;
 }
 
+/** @internal What a breaker's or a bulkhead's rejection may name besides its own state. */
+export interface RejectionContext {
+  /** The name of the policy whose call was refused. */
+  readonly policy?: string | undefined;
+}
+
 /** Listener of state changes. */
 export type CircuitStateListener = (change: CircuitStateChange) => void;
 
@@ -124,8 +130,11 @@ export interface CircuitBreaker {
   acquire(): number;
   /** @internal Why the last `acquire()` was refused: ms until a probe may pass. */
   retryAfterMs(): number;
-  /** @internal Builds the rejection for a refused acquire. */
-  rejection(cause: unknown): CircuitOpenError;
+  /**
+   * @internal Builds the rejection for a refused acquire; `context.policy` names the policy
+   * in the error.
+   */
+  rejection(cause: unknown, context?: RejectionContext): CircuitOpenError;
   /** @internal The outcome of a call admitted with `permit`. */
   record(permit: number, error: unknown, failed: boolean, durationMs: number): void;
   /** @internal A call admitted with `permit` ended with no verdict (e.g. the caller aborted). */
