@@ -15,7 +15,8 @@ export type BreakwaterErrorCode =
   | 'BREAKWATER_DEADLINE_EXCEEDED'
   | 'BREAKWATER_ATTEMPT_TIMEOUT'
   | 'BREAKWATER_BULKHEAD_FULL'
-  | 'BREAKWATER_INVALID_OPTIONS';
+  | 'BREAKWATER_INVALID_OPTIONS'
+  | 'BREAKWATER_NO_STREAM';
 
 /**
  * Base class of every error breakwater creates.

@@ -10,6 +10,7 @@ import {
   type JetStreamClientLike,
   type JetStreamManagerLike,
   jetStreamPublisher,
+  NoStreamError,
   type PubAck,
   type StreamInfoLike,
 } from '../../src/nats/index.js';
@@ -104,6 +105,18 @@ describe('jetStreamPublisher (scripted client)', () => {
     await publisher.publish('orders.b', 'x');
     expect(log.names).toEqual([]);
     expect(log.infos).toEqual(['ORDERS']);
+  });
+
+  it('no stream holds the subject: rejects with NoStreamError at once, publishes nothing, asks again next time', async () => {
+    const { js, log } = scripted({ streams: [ORDERS] });
+    const publisher = jetStreamPublisher(js, policy({ retry: { maxAttempts: 5, budget: false } }));
+    const error = await publisher.publish('unknown.a', 'x').catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(NoStreamError);
+    expect(error).toMatchObject({ code: 'BREAKWATER_NO_STREAM', subject: 'unknown.a', stream: undefined });
+    expect(log.names).toEqual(['unknown.a']); // asked once: an empty answer is not retried
+    expect(log.publishes).toEqual([]);
+    await publisher.publish('unknown.a', 'x').catch(() => {});
+    expect(log.names).toEqual(['unknown.a', 'unknown.a']); // not cached: the stream may be created
   });
 
   it('retries discovery when the server cannot answer yet', async () => {
