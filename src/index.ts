@@ -7,6 +7,7 @@ import { constant, custom, exponential } from './retry/backoff.js';
 
 export {
   type CircuitBreaker,
+  type CircuitBreakerMetrics,
   type CircuitBreakerOptions,
   type CircuitBreakerSnapshot,
   type CircuitState,

@@ -4,7 +4,7 @@
  * server behaviour (lost acks, restarts, breakers) is in test/integration/nats.
  */
 import { describe, expect, it } from 'vitest';
-import { backoff, InvalidOptionsError, policy } from '../../src/index.js';
+import { backoff, circuitBreaker, InvalidOptionsError, policy } from '../../src/index.js';
 import {
   type ClientPublishOptions,
   type JetStreamClientLike,
@@ -117,6 +117,23 @@ describe('jetStreamPublisher (scripted client)', () => {
     expect(log.publishes).toEqual([]);
     await publisher.publish('unknown.a', 'x').catch(() => {});
     expect(log.names).toEqual(['unknown.a', 'unknown.a']); // not cached: the stream may be created
+  });
+
+  it("the caller's abort of a publish in flight rejects with its reason and does not count against the breaker", async () => {
+    const { js, log } = scripted({ streams: [ORDERS], answer: () => new Promise<PubAck>(() => {}) });
+    const breaker = circuitBreaker({ consecutiveFailures: 1, openDuration: 60_000 });
+    const publisher = jetStreamPublisher(js, policy({ retry: false, circuitBreaker: breaker }), {
+      stream: 'ORDERS',
+    });
+    for (let i = 0; i < 3; i++) {
+      const controller = new AbortController();
+      const pending = publisher.publish('orders.a', 'x', { signal: controller.signal });
+      while (log.publishes.length <= i) await new Promise((resolve) => setImmediate(resolve));
+      const reason = new Error(`gave up ${i}`);
+      controller.abort(reason);
+      await expect(pending).rejects.toBe(reason);
+    }
+    expect(breaker.state).toBe('closed'); // one failure would have opened it
   });
 
   it('retries discovery when the server cannot answer yet', async () => {
