@@ -3,7 +3,7 @@
  *
  * @packageDocumentation
  */
-import { constant, custom, exponential } from './retry/backoff.js';
+import { type BackoffFactories, constant, custom, exponential } from './retry/backoff.js';
 
 export {
   type CircuitBreaker,
@@ -56,7 +56,6 @@ export {
   type AttemptContext,
   type ExecuteOptions,
   type Policy,
-  type PolicyConfig,
   type PolicyOptions,
   policy,
   type RetryOn,
@@ -64,6 +63,7 @@ export {
 } from './policy.js';
 export type {
   Backoff,
+  BackoffFactories,
   BackoffFunction,
   ConstantBackoffOptions,
   CustomBackoffOptions,
@@ -84,8 +84,4 @@ export { isRetryableByDefault, type RetryDecision, type RetryVerdict } from './r
  * `backoff.custom(fn, options)`. A plain function `(retry, previousDelay) => ms` passed as
  * `retry.backoff` is treated as `backoff.custom(fn)`.
  */
-export const backoff: {
-  readonly exponential: typeof exponential;
-  readonly constant: typeof constant;
-  readonly custom: typeof custom;
-} = Object.freeze({ exponential, constant, custom });
+export const backoff: BackoffFactories = Object.freeze({ exponential, constant, custom });

@@ -16,7 +16,6 @@ import type {
   CircuitState,
   CircuitStateChange,
   CircuitStateListener,
-  RejectionContext,
 } from './types.js';
 import { CountWindow, type OutcomeWindow, TimeWindow } from './window.js';
 
@@ -137,7 +136,7 @@ export class Breaker implements CircuitBreaker {
     return this.#retryAfter;
   }
 
-  rejection(cause: unknown, context?: RejectionContext): CircuitOpenError {
+  rejection(cause: unknown, context?: { readonly policy?: string | undefined }): CircuitOpenError {
     return CircuitOpenError.fast(this.#retryAfter, this.#key, cause, context?.policy);
   }
 

@@ -102,12 +102,6 @@ export interface CircuitBreakerSnapshot {
   readonly reopenCount?: number;
 }
 
-/** @internal What a breaker's or a bulkhead's rejection may name besides its own state. */
-export interface RejectionContext {
-  /** The name of the policy whose call was refused. */
-  readonly policy?: string | undefined;
-}
-
 /**
  * A breaker's counts at one moment, from {@link CircuitBreaker.metrics}: what the
  * failure-rate and slow-call rules see now. Built in O(1) (a time window first drops the
@@ -173,7 +167,7 @@ export interface CircuitBreaker {
    * @internal Builds the rejection for a refused acquire; `context.policy` names the policy
    * in the error.
    */
-  rejection(cause: unknown, context?: RejectionContext): CircuitOpenError;
+  rejection(cause: unknown, context?: { readonly policy?: string | undefined }): CircuitOpenError;
   /** @internal The outcome of a call admitted with `permit`. */
   record(permit: number, error: unknown, failed: boolean, durationMs: number): void;
   /** @internal A call admitted with `permit` ended with no verdict (e.g. the caller aborted). */

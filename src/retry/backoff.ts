@@ -267,6 +267,30 @@ export function custom(fn: BackoffFunction, options: CustomBackoffOptions = {}):
   return new CustomBackoff(fn, max);
 }
 
+/** The backoff factories, exported as `backoff`. */
+export interface BackoffFactories {
+  /**
+   * Exponential backoff with jitter: retry n waits up to `initialDelay × multiplier^(n−1)`,
+   * capped by `maxDelay`, drawn as `jitter` says.
+   * @example
+   * ```ts
+   * import { backoff } from 'breakwater';
+   * const strategy = backoff.exponential({ initialDelay: 50, maxDelay: 2_000, jitter: 'full' });
+   * ```
+   */
+  readonly exponential: (options?: ExponentialBackoffOptions) => Backoff;
+  /**
+   * The same delay before every retry, in ms: `backoff.constant(200)` or
+   * `backoff.constant({ delay: 200, maxDelay: 5_000 })` (`maxDelay` caps server hints).
+   */
+  readonly constant: (options: number | ConstantBackoffOptions) => Backoff;
+  /**
+   * A delay computed by your function `(retry, previousDelay) => ms`, clamped to
+   * `[0, maxDelay]`; a result that is not a number waits `maxDelay`.
+   */
+  readonly custom: (fn: BackoffFunction, options?: CustomBackoffOptions) => Backoff;
+}
+
 /** True when `value` looks like a {@link Backoff}. */
 export function isBackoff(value: unknown): value is Backoff {
   return (
