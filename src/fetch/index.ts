@@ -14,7 +14,11 @@ export {
   type ResilientFetchOptions,
   resilientFetch,
 } from '../http/fetch.js';
-export { formatIdempotencyKey, IDEMPOTENCY_KEY_HEADER, parseIdempotencyKey } from '../http/idempotency-key.js';
+export {
+  formatIdempotencyKey,
+  IDEMPOTENCY_KEY_HEADER,
+  parseIdempotencyKey,
+} from '../http/idempotency-key.js';
 export {
   DEFAULT_ERROR_CODES,
   DEFAULT_METHODS,
