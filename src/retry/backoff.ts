@@ -29,7 +29,7 @@ export interface Backoff {
   delay(retry: number, previous: number, random?: () => number): number;
 }
 
-/** Options of {@link exponential}. */
+/** Options of {@link BackoffFactories.exponential | backoff.exponential}. */
 export interface ExponentialBackoffOptions {
   /**
    * Delay before the first retry, before jitter, in ms.
@@ -60,7 +60,7 @@ export interface ExponentialBackoffOptions {
   jitter?: Jitter;
 }
 
-/** Options of {@link constant}. */
+/** Options of {@link BackoffFactories.constant | backoff.constant}. */
 export interface ConstantBackoffOptions {
   /** Delay before every retry, in ms. */
   delay: number;
@@ -71,7 +71,7 @@ export interface ConstantBackoffOptions {
   maxDelay?: number;
 }
 
-/** Options of {@link custom}. */
+/** Options of {@link BackoffFactories.custom | backoff.custom}. */
 export interface CustomBackoffOptions {
   /**
    * Cap applied to the function's result and to server hints, in ms.
@@ -80,7 +80,7 @@ export interface CustomBackoffOptions {
   maxDelay?: number;
 }
 
-/** A delay function for {@link custom}: `(retry, previousDelay) => ms`. */
+/** A delay function for {@link BackoffFactories.custom | backoff.custom}: `(retry, previousDelay) => ms`. */
 export type BackoffFunction = (retry: number, previous: number) => number;
 
 const JITTERS: readonly Jitter[] = ['full', 'equal', 'decorrelated', 'none'];
