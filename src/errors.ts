@@ -47,10 +47,11 @@ Object.defineProperty(BreakwaterError.prototype, 'name', {
  * ```ts
  * import { circuitBreaker, isBreakwaterError, policy } from 'breakwater';
  * const orders = policy({ circuitBreaker: circuitBreaker() });
+ * const cached = { orders: [] };
  * try {
- *   await orders.execute(work);
+ *   await orders.execute(async ({ signal }) => (await fetch('http://orders.internal/', { signal })).json());
  * } catch (error) {
- *   if (isBreakwaterError(error) && error.code === 'BREAKWATER_CIRCUIT_OPEN') serveFromCache();
+ *   if (isBreakwaterError(error) && error.code === 'BREAKWATER_CIRCUIT_OPEN') console.log(cached);
  *   else throw error;
  * }
  * ```
