@@ -106,9 +106,15 @@ function withCause<E extends object>(error: E, cause: unknown): E {
 
 /** What a {@link CircuitOpenError} may say about the call it refused. */
 export interface CircuitOpenContext {
-  /** The error that caused the rejection, if any (e.g. the attempt whose failure opened it). */
+  /**
+   * The error that caused the rejection, if any (e.g. the attempt whose failure opened it).
+   * @default none: the error has no `cause`
+   */
   cause?: unknown;
-  /** The name of the policy whose call was refused. */
+  /**
+   * The name of the policy whose call was refused.
+   * @default undefined (not named in the message)
+   */
   policy?: string | undefined;
 }
 
@@ -184,13 +190,25 @@ function circuitMessage(retryAfterMs: number, key: string | undefined, policy: s
 
 /** What a {@link DeadlineExceededError} may say about the operation that ran out of time. */
 export interface DeadlineContext {
-  /** The last attempt's error, if any. */
+  /**
+   * The last attempt's error, if any.
+   * @default none: the error has no `cause`
+   */
   cause?: unknown;
-  /** The name of the policy that ran the operation. */
+  /**
+   * The name of the policy that ran the operation.
+   * @default undefined (not named in the message)
+   */
   policy?: string | undefined;
-  /** Attempts that ran (started) before the deadline passed; 0 when none could start. */
+  /**
+   * Attempts that ran (started) before the deadline passed; 0 when none could start.
+   * @default undefined (not known; not in the message)
+   */
   attempts?: number | undefined;
-  /** Time from the operation's start until it was stopped, in ms. */
+  /**
+   * Time from the operation's start until it was stopped, in ms.
+   * @default undefined (not known; not in the message)
+   */
   elapsedMs?: number | undefined;
 }
 
@@ -267,7 +285,10 @@ export interface BulkheadContext {
   active?: number | undefined;
   /** Operations waiting when the call was refused. @default maxQueue */
   queued?: number | undefined;
-  /** The name of the policy whose call was refused. */
+  /**
+   * The name of the policy whose call was refused.
+   * @default undefined (not named in the message)
+   */
   policy?: string | undefined;
 }
 
