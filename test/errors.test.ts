@@ -110,7 +110,9 @@ describe('hot-path rejections built without the Error constructor', () => {
     expect(isBreakwaterError(error)).toBe(true);
     const e = error as CircuitOpenError;
     expect([e.name, e.code]).toEqual(['CircuitOpenError', 'BREAKWATER_CIRCUIT_OPEN']);
-    expect(e.message).toMatch(/^Circuit breaker is open: calls are refused for another \d+ ms, then a probe is let through; /);
+    expect(e.message).toMatch(
+      /^Circuit breaker is open: calls are refused for another \d+ ms, then a probe is let through; /,
+    );
     expect(e.retryAfterMs).toBeGreaterThan(59_000);
     expect(String(e)).toBe(`CircuitOpenError: ${e.message}`);
     expect(e.stack).toBe(`CircuitOpenError: ${e.message}`);
