@@ -1,9 +1,15 @@
-import { existsSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { defineConfig } from 'tsup';
 
-// One entry per public subpath (see "exports" in package.json). Splitting keeps a single
-// copy of the core in a shared chunk, so `breakwater` and `breakwater/grpc` share classes.
-const subpaths = ['grpc', 'http', 'nats', 'otel'].filter((name) => existsSync(`src/${name}/index.ts`));
+// One entry per public subpath (see "exports" in package.json): "." is src/index.ts,
+// "./grpc" is src/grpc/index.ts, and so on. Splitting keeps a single copy of the core in a
+// shared chunk, so `breakwater` and `breakwater/grpc` share classes.
+const pkg = JSON.parse(readFileSync(new URL('./package.json', import.meta.url), 'utf8')) as {
+  exports: Record<string, unknown>;
+};
+const subpaths = Object.keys(pkg.exports)
+  .filter((subpath) => subpath.startsWith('./') && subpath !== './package.json')
+  .map((subpath) => subpath.slice(2));
 
 export default defineConfig({
   entry: {
@@ -11,7 +17,9 @@ export default defineConfig({
     ...Object.fromEntries(subpaths.map((name) => [name, `src/${name}/index.ts`])),
   },
   format: ['esm', 'cjs'],
-  dts: true,
+  // Declarations are built by scripts/build-types.mjs (one readable file per module, internal
+  // members left out), not by tsup.
+  dts: false,
   splitting: true,
   clean: true,
   // No source maps: the output is unminified and readable, and maps would triple the download.

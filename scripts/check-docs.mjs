@@ -3,6 +3,11 @@
 // and @example blocks in the TSDoc of src/. Each block becomes a module under .docs-check/
 // that imports `breakwater` (mapped to src/), so an example that no longer compiles fails
 // the test run. A block fenced as ```ts no-check is skipped (e.g. a fragment of a larger file).
+//
+// Every block must stand alone, as it would pasted into a fresh strict app: it sees nothing
+// but its own declarations, breakwater and the transports' packages. The only exception is
+// the TSDoc of the files listed in PRELUDE_USERS, which import the names they use but do not
+// declare from docs/prelude.d.ts (a module, so no other block sees them).
 import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
@@ -36,12 +41,18 @@ for (const file of markdown) {
     blocks.push({ from: `${relative(root, file)}:${line}`, code: match[3] });
   }
 }
+// TSDoc examples that still lean on docs/prelude.d.ts for names they use without declaring.
+const PRELUDE_USERS = ['src/grpc/interceptor.ts', 'src/grpc/propagation.ts'];
+const PRELUDE_NAMES = ['doWork', 'loyalty', 'OrderServiceClient'];
 for (const file of walk(join(root, 'src'), (n) => n.endsWith('.ts'))) {
   const text = readFileSync(file, 'utf8');
+  const prelude = PRELUDE_USERS.includes(relative(root, file))
+    ? `import { ${PRELUDE_NAMES.join(', ')} } from '../docs/prelude.js';\n`
+    : '';
   for (const match of text.matchAll(/@example\s*\n\s*\*\s*```ts\n([\s\S]*?)\n\s*\*\s*```/g)) {
     const code = match[1].replace(/^\s*\* ?/gm, '');
     const line = text.slice(0, match.index).split('\n').length;
-    blocks.push({ from: `${relative(root, file)}:${line}`, code });
+    blocks.push({ from: `${relative(root, file)}:${line}`, code: prelude + code });
   }
 }
 
@@ -66,10 +77,11 @@ writeFileSync(
           breakwater: ['../src/index.ts'],
           'breakwater/grpc': ['../src/grpc/index.ts'],
           'breakwater/http': ['../src/http/index.ts'],
+          'breakwater/fetch': ['../src/fetch/index.ts'],
           'breakwater/nats': ['../src/nats/index.ts'],
         },
       },
-      include: ['*.ts', '../docs/prelude.d.ts'],
+      include: ['*.ts'],
     },
     null,
     2,

@@ -1,11 +1,17 @@
 #!/usr/bin/env node
 // Checks the package as it would be published: packs it, then runs publint and
-// @arethetypeswrong/cli on the tarball, and loads every entry point with both require and
-// import from an unpacked copy, the way a user's project would.
+// @arethetypeswrong/cli on the tarball, checks its metadata and contents (the guides in
+// docs/ ship with it; no internal member in the declarations), loads every entry point with
+// both require and import from an unpacked copy, the way a user's project would, and
+// type-checks small consumer projects against it (scripts/check-consumer.mjs).
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, symlinkSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { checkConsumer } from './check-consumer.mjs';
+import { internalMembers } from './internal-members.mjs';
+
+const REPOSITORY = 'https://github.com/breakwater-js/breakwater';
 
 const root = new URL('..', import.meta.url).pathname;
 const work = mkdtempSync(join(tmpdir(), 'breakwater-pack-'));
@@ -18,9 +24,44 @@ try {
   )[0];
   const tarball = join(work, packed.filename);
   const files = packed.files.map((f) => f.path);
-  const stray = files.filter((f) => !/^(dist\/|README\.md$|CHANGELOG\.md$|LICENSE$|package\.json$)/.test(f));
+  const stray = files.filter(
+    (f) => !/^(dist\/|docs\/[^/]+\.md$|README\.md$|CHANGELOG\.md$|LICENSE$|package\.json$)/.test(f),
+  );
   if (stray.length > 0) throw new Error(`unexpected files in the tarball: ${stray.join(', ')}`);
-  console.log(`pack: ${files.length} files, ${(packed.size / 1024).toFixed(1)} kB`);
+  // The guides the README links to ship with the package (npm shows no repository files).
+  const guides = readdirSync(join(root, 'docs')).filter((f) => f.endsWith('.md'));
+  const missing = guides.map((f) => `docs/${f}`).filter((f) => !files.includes(f));
+  if (guides.length === 0 || missing.length > 0) {
+    throw new Error(`guides missing from the tarball: ${missing.join(', ') || 'docs/*.md'}`);
+  }
+  console.log(
+    `pack: ${files.length} files, ${(packed.size / 1024).toFixed(1)} kB, guides: ${guides.join(', ')}`,
+  );
+
+  // Where a user on npmjs.com finds the source, the guides' home and the issue tracker.
+  const meta = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8'));
+  const want = {
+    repository: JSON.stringify({ type: 'git', url: `git+${REPOSITORY}.git` }),
+    homepage: JSON.stringify(`${REPOSITORY}#readme`),
+    bugs: JSON.stringify({ url: `${REPOSITORY}/issues` }),
+  };
+  for (const [field, value] of Object.entries(want)) {
+    if (JSON.stringify(meta[field]) !== value) {
+      throw new Error(`package.json "${field}" must be ${value}; got ${JSON.stringify(meta[field])}`);
+    }
+  }
+  console.log(`metadata: repository, homepage and bugs point at ${REPOSITORY}`);
+
+  // No member tagged @internal is left in the published declarations.
+  const declarations = files.filter((f) => /\.d\.c?ts$/.test(f));
+  const leaked = declarations.flatMap((f) =>
+    internalMembers(readFileSync(join(root, f), 'utf8'), f).map((m) => `${f}: ${m.name}`),
+  );
+  if (leaked.length > 0) throw new Error(`internal members in the public types:\n  ${leaked.join('\n  ')}`);
+  if (declarations.some((f) => /[-.][A-Za-z0-9_]{8}\.d\.c?ts$/.test(f))) {
+    throw new Error(`a hashed declaration chunk in the tarball: ${declarations.join(', ')}`);
+  }
+  console.log(`types: ${declarations.length} declaration files, no internal member, none hashed`);
 
   run(bin('publint'), ['run', tarball, '--strict']);
   run(bin('attw'), [tarball, '--profile', 'node16', '--no-color', '--no-emoji']);
@@ -53,6 +94,8 @@ try {
     );
     console.log(`load: ${subpath} ok (require and import)`);
   }
+
+  checkConsumer(pkgDir);
 } finally {
   rmSync(work, { recursive: true, force: true });
 }

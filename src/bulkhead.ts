@@ -49,8 +49,11 @@ export interface Bulkhead {
   enqueue(grant: () => void): (() => void) | undefined;
   /** @internal Gives a slot back. */
   release(): void;
-  /** @internal The rejection for a full bulkhead. */
-  rejection(): BulkheadRejectedError;
+  /**
+   * @internal The rejection for a full bulkhead, with the slots and queue places taken now;
+   * `context.policy` names the policy in the error.
+   */
+  rejection(context?: { readonly policy?: string | undefined }): BulkheadRejectedError;
 }
 
 class Semaphore implements Bulkhead {
@@ -117,8 +120,14 @@ class Semaphore implements Bulkhead {
     }
   }
 
-  rejection(): BulkheadRejectedError {
-    return BulkheadRejectedError.fast(this.maxConcurrent, this.maxQueue);
+  rejection(context?: { readonly policy?: string | undefined }): BulkheadRejectedError {
+    return BulkheadRejectedError.fast(
+      this.maxConcurrent,
+      this.maxQueue,
+      this.active,
+      this.#queued,
+      context?.policy,
+    );
   }
 }
 

@@ -3,10 +3,11 @@
  *
  * @packageDocumentation
  */
-import { constant, custom, exponential } from './retry/backoff.js';
+import { type BackoffFactories, constant, custom, exponential } from './retry/backoff.js';
 
 export {
   type CircuitBreaker,
+  type CircuitBreakerMetrics,
   type CircuitBreakerOptions,
   type CircuitBreakerSnapshot,
   type CircuitState,
@@ -23,12 +24,24 @@ export {
 export { type Bulkhead, type BulkheadOptions, bulkhead } from './bulkhead.js';
 export { type Clock, systemClock, type TimerHandle } from './clock.js';
 export { attemptsMade } from './engine/failure.js';
+export type {
+  AttemptSample,
+  ObservedPolicy,
+  OperationAttributes,
+  OperationObserver,
+  PolicyObserver,
+  Telemetry,
+  Throttle,
+} from './engine/stages.js';
 export {
   AttemptTimeoutError,
   BreakwaterError,
   type BreakwaterErrorCode,
+  type BulkheadContext,
   BulkheadRejectedError,
+  type CircuitOpenContext,
   CircuitOpenError,
+  type DeadlineContext,
   DeadlineExceededError,
   InvalidOptionsError,
   isBreakwaterError,
@@ -57,7 +70,6 @@ export {
   type ExecuteOptions,
   type FallbackContext,
   type Policy,
-  type PolicyConfig,
   type PolicyOptions,
   policy,
   type RetryOn,
@@ -65,6 +77,7 @@ export {
 } from './policy.js';
 export type {
   Backoff,
+  BackoffFactories,
   BackoffFunction,
   ConstantBackoffOptions,
   CustomBackoffOptions,
@@ -85,8 +98,4 @@ export { isRetryableByDefault, type RetryDecision, type RetryVerdict } from './r
  * `backoff.custom(fn, options)`. A plain function `(retry, previousDelay) => ms` passed as
  * `retry.backoff` is treated as `backoff.custom(fn)`.
  */
-export const backoff: {
-  readonly exponential: typeof exponential;
-  readonly constant: typeof constant;
-  readonly custom: typeof custom;
-} = Object.freeze({ exponential, constant, custom });
+export const backoff: BackoffFactories = Object.freeze({ exponential, constant, custom });

@@ -57,10 +57,12 @@ export class PolicyImpl implements Policy, PolicyRuntime {
   /** @internal Shared timers for the policy's deadline and attempt timeout. */
   readonly deadlineLane: TimerLane;
   readonly attemptLane: TimerLane;
+  readonly rejectionContext: { readonly policy: string };
 
   constructor(options: PolicyOptions) {
     const { config, raw } = resolvePolicyOptions(options);
     this.config = config;
+    this.rejectionContext = Object.freeze({ policy: config.name });
     this.#raw = raw;
     this.deadlineLane = new TimerLane(config.clock);
     this.attemptLane = new TimerLane(config.clock);
@@ -111,7 +113,7 @@ export class PolicyImpl implements Policy, PolicyRuntime {
       options?.signal?.aborted !== true &&
       breakerRefuses(breaker)
     ) {
-      return rejectSoon(breaker.rejection(undefined));
+      return rejectSoon(breaker.rejection(undefined, this.rejectionContext));
     }
     const observer = this.#observer?.operation(undefined);
     const operation = new ExecuteOperation<T>(

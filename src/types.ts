@@ -67,7 +67,10 @@ export interface RetryOptions {
   budget?: RetryBudget | false | undefined;
 }
 
-/** Options of {@link policy}. Every one is optional: `policy()` retries 3 times with backoff. */
+/**
+ * Options of {@link policy}. Every one is optional: `policy()` makes up to 3 attempts (the
+ * first and up to 2 retries) with backoff.
+ */
 export interface PolicyOptions {
   /**
    * Name used in events and telemetry.
@@ -220,6 +223,8 @@ export interface Policy {
 /** @internal What an execution needs of its policy (implemented by `PolicyImpl`). */
 export interface PolicyRuntime {
   readonly config: PolicyConfig;
+  /** What rejections name (the policy), made once per policy. */
+  readonly rejectionContext: { readonly policy: string };
   /** Undefined while nobody listens, so the pipeline builds no events. */
   readonly emit: ((event: BreakwaterEvent) => void) | undefined;
   /** Shared timers for the policy's deadline and attempt timeout. */

@@ -114,7 +114,9 @@ describe('bulkhead', () => {
       name: 'BulkheadRejectedError',
       maxConcurrent: 3,
       maxQueue: 2,
+      active: 0,
+      queued: 0,
     });
-    expect(error.message).toBe('Bulkhead full: 3 running, 2 queued at most');
+    expect(error.message).toMatch(/^Bulkhead full: 0 of 3 calls running and 0 of 2 queue places taken; /);
   });
 });

@@ -10,6 +10,7 @@ import { invalid } from '../validate.js';
 import { type BreakerConfig, defaultIsFailure, resolveBreakerOptions } from './options.js';
 import type {
   CircuitBreaker,
+  CircuitBreakerMetrics,
   CircuitBreakerOptions,
   CircuitBreakerSnapshot,
   CircuitState,
@@ -20,6 +21,7 @@ import { CountWindow, type OutcomeWindow, TimeWindow } from './window.js';
 
 export type {
   CircuitBreaker,
+  CircuitBreakerMetrics,
   CircuitBreakerOptions,
   CircuitBreakerSnapshot,
   CircuitState,
@@ -134,8 +136,8 @@ export class Breaker implements CircuitBreaker {
     return this.#retryAfter;
   }
 
-  rejection(cause: unknown): CircuitOpenError {
-    return CircuitOpenError.fast(this.#retryAfter, this.#key, cause);
+  rejection(cause: unknown, context?: { readonly policy?: string | undefined }): CircuitOpenError {
+    return CircuitOpenError.fast(this.#retryAfter, this.#key, cause, context?.policy);
   }
 
   record(permit: number, error: unknown, failed: boolean, durationMs: number): void {
@@ -245,6 +247,39 @@ export class Breaker implements CircuitBreaker {
     this.#listeners = [...this.#listeners, listener];
     return () => {
       this.#listeners = this.#listeners.filter((l) => l !== listener);
+    };
+  }
+
+  metrics(): CircuitBreakerMetrics {
+    const state = this.state;
+    const s = this.#state;
+    const cfg = this.#config;
+    const w = this.#window;
+    let calls = 0;
+    let failures = 0;
+    let slowCalls = 0;
+    if (w !== undefined) {
+      if (w instanceof TimeWindow) w.advance(cfg.clock.now());
+      calls = w.calls;
+      failures = w.failures;
+      slowCalls = w.slow;
+    }
+    let retryAfterMs = 0;
+    if (s.kind === 'open') retryAfterMs = Math.max(0, s.until - cfg.clock.now());
+    else if (s.kind === 'isolated') retryAfterMs = Number.POSITIVE_INFINITY;
+    return {
+      state,
+      window: cfg.window === undefined ? 'none' : cfg.window.type,
+      calls,
+      failures,
+      slowCalls,
+      failureRate: calls === 0 ? 0 : failures / calls,
+      slowCallRate: calls === 0 ? 0 : slowCalls / calls,
+      minimumCalls: cfg.minimumCalls,
+      consecutiveFailures: this.#consecutive,
+      retryAfterMs,
+      halfOpen: s.kind === 'half-open' ? { inFlight: s.inFlight, successes: s.successes } : undefined,
+      reopenCount: this.#reopens,
     };
   }
 

@@ -10,6 +10,7 @@ import { Breaker, reportListenerError } from './circuit-breaker.js';
 import { type BreakerConfig, resolveBreakerOptions } from './options.js';
 import type {
   CircuitBreaker,
+  CircuitBreakerMetrics,
   CircuitBreakerOptions,
   CircuitStateChange,
   CircuitStateListener,
@@ -48,6 +49,12 @@ export interface KeyedCircuitBreaker {
   onStateChange(listener: CircuitStateListener): () => void;
   /** Snapshots of every tracked key that is not closed. */
   toJSON(): Record<string, ReturnType<CircuitBreaker['toJSON']>>;
+  /**
+   * The counts of `key`'s breaker now (see {@link CircuitBreaker.metrics}), or undefined
+   * when the key is not tracked (never used, or evicted). Does not create a breaker and
+   * does not count as a use of the key.
+   */
+  metrics(key: string): CircuitBreakerMetrics | undefined;
 }
 
 interface Entry {
@@ -151,6 +158,10 @@ class KeyedBreaker implements KeyedCircuitBreaker {
     return () => {
       this.#listeners = this.#listeners.filter((l) => l !== listener);
     };
+  }
+
+  metrics(key: string): CircuitBreakerMetrics | undefined {
+    return this.#entries.get(key)?.breaker.metrics();
   }
 
   toJSON(): Record<string, ReturnType<CircuitBreaker['toJSON']>> {

@@ -102,6 +102,38 @@ export interface CircuitBreakerSnapshot {
   readonly reopenCount?: number;
 }
 
+/**
+ * A breaker's counts at one moment, from {@link CircuitBreaker.metrics}: what the
+ * failure-rate and slow-call rules see now. Built in O(1) (a time window first drops the
+ * buckets that left it: O(buckets)).
+ */
+export interface CircuitBreakerMetrics {
+  /** The state, as {@link CircuitBreaker.state} reads it. */
+  readonly state: CircuitState;
+  /** The window's kind: `'none'` for a pure consecutive-failures breaker. */
+  readonly window: 'count' | 'time' | 'none';
+  /** Calls recorded in the window (emptied when the breaker closes). */
+  readonly calls: number;
+  /** Failed calls in the window (as `isFailure` judged them). */
+  readonly failures: number;
+  /** Slow calls in the window (0 without a `slowCall` rule). */
+  readonly slowCalls: number;
+  /** failures / calls, or 0 when the window is empty. */
+  readonly failureRate: number;
+  /** slowCalls / calls, or 0 when the window is empty. */
+  readonly slowCallRate: number;
+  /** The rates are judged only once `calls` reaches this. */
+  readonly minimumCalls: number;
+  /** Failures in a row while closed (the `consecutiveFailures` rule's count). */
+  readonly consecutiveFailures: number;
+  /** When open: ms until a probe is let through; `Infinity` when isolated; otherwise 0. */
+  readonly retryAfterMs: number;
+  /** When half-open: probes in flight now, and probes that succeeded in a row so far. */
+  readonly halfOpen: { readonly inFlight: number; readonly successes: number } | undefined;
+  /** Consecutive re-opens so far (drives a growing `openDuration`). */
+  readonly reopenCount: number;
+}
+
 /** Listener of state changes. */
 export type CircuitStateListener = (change: CircuitStateChange) => void;
 
@@ -120,12 +152,22 @@ export interface CircuitBreaker {
   onStateChange(listener: CircuitStateListener): () => void;
   /** A snapshot that `circuitBreaker({ initialState })` restores. */
   toJSON(): CircuitBreakerSnapshot;
+  /**
+   * The breaker's counts now: state, calls, failures and slow calls in the window, their
+   * rates, the consecutive-failure count, and the wait until a probe. For dashboards and
+   * health checks; reading it, like reading `state`, lets an open breaker whose time is up
+   * turn half-open.
+   */
+  metrics(): CircuitBreakerMetrics;
   /** @internal Asks to run one call: a permit (≥ 0) or -1 when refused. */
   acquire(): number;
   /** @internal Why the last `acquire()` was refused: ms until a probe may pass. */
   retryAfterMs(): number;
-  /** @internal Builds the rejection for a refused acquire. */
-  rejection(cause: unknown): CircuitOpenError;
+  /**
+   * @internal Builds the rejection for a refused acquire; `context.policy` names the policy
+   * in the error.
+   */
+  rejection(cause: unknown, context?: { readonly policy?: string | undefined }): CircuitOpenError;
   /** @internal The outcome of a call admitted with `permit`. */
   record(permit: number, error: unknown, failed: boolean, durationMs: number): void;
   /** @internal A call admitted with `permit` ended with no verdict (e.g. the caller aborted). */

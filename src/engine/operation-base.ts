@@ -203,11 +203,17 @@ export abstract class OperationBase<T> implements TimedEntry, AbortSubscriber {
     return open;
   }
 
-  /** The rejection for a deadline that passed; its cause is the last failed attempt's error. */
-  protected deadlineError(deadline: number): DeadlineExceededError {
+  /**
+   * The rejection for a deadline that passed at `now`: it names the policy, the time spent
+   * and the attempts made; its cause is the last failed attempt's error.
+   */
+  protected deadlineError(deadline: number, now: number): DeadlineExceededError {
+    const policy = this.policy.config.name;
+    const attempts = this.attempts;
+    const elapsedMs = now - this.startedAt;
     return this.failures > 0
-      ? new DeadlineExceededError(deadline, { cause: this.lastError })
-      : new DeadlineExceededError(deadline);
+      ? new DeadlineExceededError(deadline, { cause: this.lastError, policy, attempts, elapsedMs })
+      : new DeadlineExceededError(deadline, { policy, attempts, elapsedMs });
   }
 
   /** The breaker refused attempt `number`: the event, and the error to reject with. */
@@ -215,7 +221,7 @@ export abstract class OperationBase<T> implements TimedEntry, AbortSubscriber {
     if (this.listening) {
       this.emit(report.circuitRejected(this.policy.config.name, this.now(), number, this.key, breaker));
     }
-    return breaker.rejection(this.failures > 0 ? this.lastError : undefined);
+    return breaker.rejection(this.failures > 0 ? this.lastError : undefined, this.policy.rejectionContext);
   }
 
   protected circuitChange(breaker: CircuitBreaker, from: CircuitState, now: number): void {

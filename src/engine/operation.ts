@@ -80,7 +80,7 @@ export class Operation<T> extends OperationBase<T> implements AttemptOwner {
     else if (bulkhead.queued < bulkhead.maxQueue) this.state = 'queued';
     else {
       if (listening) this.emit(report.bulkheadRejected(cfg.name, this.now(), bulkhead));
-      return { error: bulkhead.rejection() };
+      return { error: bulkhead.rejection(this.policy.rejectionContext) };
     }
     return undefined;
   }
@@ -327,7 +327,7 @@ export class Operation<T> extends OperationBase<T> implements AttemptOwner {
   /** The deadline passed: attempts in flight count as failed, and the operation fails. */
   #deadlinePassed(now: number): void {
     const deadline = this.deadline ?? now;
-    const error = this.deadlineError(deadline);
+    const error = this.deadlineError(deadline, now);
     this.endAll('deadline', error);
     if (this.listening) {
       this.emit(

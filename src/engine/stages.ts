@@ -51,17 +51,15 @@ export interface Admission {
   enqueue(grant: () => void): (() => void) | undefined;
   /** Gives a slot back. */
   release(): void;
-  /** The rejection for a full stage (cheap: no stack). */
-  rejection(): Error;
+  /** The rejection for a full stage (cheap: no stack), naming the policy when given. */
+  rejection(context?: { readonly policy?: string | undefined }): Error;
   /** Optional: hears every attempt that ended (adaptive limits learn from it). */
   sample?(sample: AttemptSample): void;
 }
 
 /**
  * A throttle: asked before every attempt whether to send it at all, and told how every
- * attempt ended (client-side adaptive throttling).
- *
- * @internal
+ * attempt ended (client-side adaptive throttling, `adaptiveThrottle()`).
  */
 export interface Throttle {
   /** Whether to send an attempt now; `random` is the policy's source, uniform in [0, 1). */

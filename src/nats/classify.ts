@@ -158,6 +158,8 @@ export const stoppedErrors: WeakSet<object> = new WeakSet();
  * ```ts
  * import { policy } from 'breakwater';
  * import { jetStreamRetryOn } from 'breakwater/nats';
+ * // Your own transient failure, e.g. from a store the publish reads first.
+ * const isMyTransientError = (error: unknown) => error instanceof Error && error.message === 'store busy';
  * const events = policy({
  *   retry: { retryOn: (error, ctx) => jetStreamRetryOn(error, ctx) || isMyTransientError(error) },
  * });

@@ -34,7 +34,7 @@ export const DeadLetterHeaders = Object.freeze({
   errorType: 'Breakwater-Error-Type',
   /** The error's `code`, when it has a string or number one (`ECONNREFUSED`, `BREAKWATER_...`). */
   errorCode: 'Breakwater-Error-Code',
-  /** The error's message: one line, at most {@link MAX_ERROR_MESSAGE} characters. */
+  /** The error's message: one line, at most 1,000 characters. */
   errorMessage: 'Breakwater-Error-Message',
 });
 

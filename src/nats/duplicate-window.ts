@@ -14,7 +14,7 @@
  *
  * @module
  */
-import type { PolicyConfig } from '../index.js';
+import type { PolicyConfig } from '../types.js';
 
 /** The server's default `duplicate_window`, in ms (used when a stream reports none). */
 export const DEFAULT_DUPLICATE_WINDOW_MS = 120_000;

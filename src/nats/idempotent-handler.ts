@@ -160,10 +160,19 @@ class Renewal {
  *
  * @example
  * ```ts
- * import type { JsMsg } from '@nats-io/jetstream';
+ * import { type JsMsg, jetstream } from '@nats-io/jetstream';
+ * import { connect } from '@nats-io/transport-node';
  * import { idempotentHandler, memoryStore } from 'breakwater/nats';
  *
- * const handle = idempotentHandler(async (msg: JsMsg) => ship(msg.json()), { store: memoryStore() });
+ * // Your side effect, which must not happen twice for one order.
+ * async function ship(order: { id: string }): Promise<void> {
+ *   console.log(`shipping ${order.id}`);
+ * }
+ * const nc = await connect({ servers: 'nats://127.0.0.1:4222' });
+ * const consumer = await jetstream(nc).consumers.get('ORDERS', 'shipping');
+ * const handle = idempotentHandler(async (msg: JsMsg) => ship(msg.json<{ id: string }>()), {
+ *   store: memoryStore(),
+ * });
  * for await (const msg of await consumer.consume()) {
  *   const outcome = await handle(msg);
  *   if (outcome.status === 'failed') console.error('will be redelivered', outcome.error);

@@ -44,6 +44,7 @@ export {
   type IdempotentMessageHandler,
   idempotentHandler,
 } from './idempotent-handler.js';
+export { NoStreamError } from './no-stream.js';
 export {
   type JetStreamPublisher,
   type JetStreamPublisherOptions,

@@ -22,6 +22,7 @@ import {
 import { invalid, num, obj } from '../validate.js';
 import { jetStreamRetryOn } from './classify.js';
 import { clampDeadline, worstCaseDuration } from './duplicate-window.js';
+import { NoStreamError } from './no-stream.js';
 import { StreamDirectory, type StreamRecord } from './streams.js';
 import type {
   ClientPublishOptions,
@@ -92,7 +93,9 @@ export interface JetStreamPublisher {
    * Publishes `payload` to `subject`. Resolves with the server's ack (`ack.duplicate` is
    * true when a retry found the message already stored); rejects with the last attempt's
    * own client error when retrying stops, or with a breakwater rejection (circuit open,
-   * deadline exceeded, bulkhead full), or with the caller's abort reason.
+   * deadline exceeded, bulkhead full), or with the caller's abort reason. When the server
+   * says no stream captures `subject` (or none has the `stream` name given), it rejects at
+   * once with a {@link NoStreamError} and publishes nothing.
    */
   publish(subject: string, payload?: Uint8Array | string, options?: PublishOptions): Promise<PubAck>;
 }
@@ -179,7 +182,8 @@ class Publisher implements JetStreamPublisher {
    * The first publish to a subject of a stream not known yet: first ask the server which
    * stream holds it (under the same policy, deadline and signal; the subject is the breaker
    * key meanwhile), then publish with the window known. Nothing is sent before the window
-   * is known, so the horizon is kept from the first send on.
+   * is known, so the horizon is kept from the first send on; nothing at all when no stream
+   * holds the subject.
    */
   async #discoverThenPublish(
     subject: string,
@@ -202,15 +206,9 @@ class Publisher implements JetStreamPublisher {
       deadline,
     });
     if (record !== undefined) return this.#publishTo(record, subject, payload, options, msgID, deadline);
-    // No stream holds the subject: publish anyway and let the server's answer (no
-    // responders, retried in case the stream is being created or restored) decide.
-    return this.policy.execute((ctx) => this.#send(subject, payload, options, ctx), {
-      key: stream ?? subject,
-      idempotencyKey: msgID,
-      retryOn: this.#retryOn,
-      signal: options?.signal,
-      deadline,
-    });
+    // The server said no stream holds the subject (or has the given name): a publish could
+    // only end in "no responders", so fail at once, naming the subject, and send nothing.
+    throw new NoStreamError(subject, stream);
   }
 
   /** One attempt: one request, timed out at the attempt's deadline. */

@@ -6,10 +6,12 @@
  * per stream) and the duplicate window bounds its retries (see `duplicate-window.ts`).
  * A subject is matched against the subject filters of the streams already known before
  * anything is asked, so `orders.created.<id>` costs one lookup for the whole stream, not
- * one per order. Nothing is cached for a subject no stream holds (it may be created).
+ * one per order. Nothing is cached for a subject no stream holds (it may be created), so
+ * the next publish to it asks again.
  *
  * @module
  */
+import { JetStreamErrorCodes, jetStreamApiError } from './classify.js';
 import { DEFAULT_DUPLICATE_WINDOW_MS } from './duplicate-window.js';
 import { subjectMatches } from './subject.js';
 import type { JetStreamClientLike, JetStreamManagerLike, StreamInfoLike } from './types.js';
@@ -57,8 +59,9 @@ export class StreamDirectory {
 
   /**
    * Asks the server which stream holds `subject` (or about the stream named `stream`).
-   * Resolves with undefined when no stream holds the subject; rejects with the client's
-   * error when the server cannot be asked (the caller's retry loop decides what next).
+   * Resolves with undefined when no stream holds the subject (or none has the name given);
+   * rejects with the client's error when the server cannot be asked (the caller's retry
+   * loop decides what next).
    * Concurrent questions about the same subject share one request.
    */
   resolve(subject: string, stream: string | undefined): Promise<StreamRecord | undefined> {
@@ -83,7 +86,17 @@ export class StreamDirectory {
       }
       if (name === undefined) return undefined;
     }
-    const record = toRecord(await jsm.streams.info(name));
+    let info: StreamInfoLike;
+    try {
+      info = await jsm.streams.info(name);
+    } catch (error) {
+      // A stream named by the caller that does not exist: as good an answer as "no stream".
+      if (stream !== undefined && jetStreamApiError(error)?.errCode === JetStreamErrorCodes.streamNotFound) {
+        return undefined;
+      }
+      throw error;
+    }
+    const record = toRecord(info);
     this.#streams.set(record.name, record);
     if (stream === undefined) this.#remember(subject, record);
     return record;

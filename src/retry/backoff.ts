@@ -5,7 +5,7 @@
  *
  * @module
  */
-import { invalid, num, obj, oneOf, fn as validateFn } from '../validate.js';
+import { invalid, num, obj, oneOf } from '../validate.js';
 
 /** How randomness is mixed into an exponential delay. */
 export type Jitter = 'full' | 'equal' | 'decorrelated' | 'none';
@@ -29,7 +29,7 @@ export interface Backoff {
   delay(retry: number, previous: number, random?: () => number): number;
 }
 
-/** Options of {@link exponential}. */
+/** Options of {@link BackoffFactories.exponential | backoff.exponential}. */
 export interface ExponentialBackoffOptions {
   /**
    * Delay before the first retry, before jitter, in ms.
@@ -60,7 +60,7 @@ export interface ExponentialBackoffOptions {
   jitter?: Jitter;
 }
 
-/** Options of {@link constant}. */
+/** Options of {@link BackoffFactories.constant | backoff.constant}. */
 export interface ConstantBackoffOptions {
   /** Delay before every retry, in ms. */
   delay: number;
@@ -71,7 +71,7 @@ export interface ConstantBackoffOptions {
   maxDelay?: number;
 }
 
-/** Options of {@link custom}. */
+/** Options of {@link BackoffFactories.custom | backoff.custom}. */
 export interface CustomBackoffOptions {
   /**
    * Cap applied to the function's result and to server hints, in ms.
@@ -80,11 +80,29 @@ export interface CustomBackoffOptions {
   maxDelay?: number;
 }
 
-/** A delay function for {@link custom}: `(retry, previousDelay) => ms`. */
+/** A delay function for {@link BackoffFactories.custom | backoff.custom}: `(retry, previousDelay) => ms`. */
 export type BackoffFunction = (retry: number, previous: number) => number;
 
 const JITTERS: readonly Jitter[] = ['full', 'equal', 'decorrelated', 'none'];
 const MAX_DELAY_LIMIT = 2_147_483_647; // setTimeout's own limit (~24.8 days)
+
+// What each factory accepts, spelled out in full whenever its input has the wrong shape.
+const CONSTANT_FORMS =
+  'a delay in ms (a number from 0 to 2147483647, e.g. backoff.constant(200)) or ' +
+  '{ delay: ms, maxDelay?: ms } (e.g. backoff.constant({ delay: 200, maxDelay: 5_000 }))';
+const EXPONENTIAL_FORMS =
+  "nothing (the defaults) or { initialDelay?: ms, maxDelay?: ms, multiplier?: number, jitter?: 'full' | " +
+  "'equal' | 'decorrelated' | 'none' } (e.g. backoff.exponential({ initialDelay: 100, maxDelay: 10_000 }))";
+const CUSTOM_FORMS = 'a function (retry, previousDelay) => ms (e.g. backoff.custom((retry) => retry * 100))';
+/** Said of a string where a number of ms belongs: no unit is parsed. */
+const NO_UNITS = 'durations are plain numbers of milliseconds; strings such as "200ms" are not parsed';
+
+/** A delay in ms; a string (a unit, "200ms") gets its own hint. */
+function delayMs(option: string, value: unknown, fallback: number): number {
+  if (typeof value === 'string')
+    invalid(option, `a number of ms from 0 to ${MAX_DELAY_LIMIT} (${NO_UNITS})`, value);
+  return num(option, value, fallback, { min: 0, max: MAX_DELAY_LIMIT });
+}
 
 /**
  * One draw from `random`, clamped to [0, 1] (NaN counts as 0), so that a user-supplied
@@ -182,17 +200,17 @@ class CustomBackoff implements Backoff {
  * ```
  */
 export function exponential(options: ExponentialBackoffOptions = {}): Backoff {
+  if (typeof options !== 'object' || options === null || Array.isArray(options)) {
+    invalid('backoff.exponential', EXPONENTIAL_FORMS, options);
+  }
   const o = obj<ExponentialBackoffOptions>('backoff.exponential', options, [
     'initialDelay',
     'maxDelay',
     'multiplier',
     'jitter',
   ]);
-  const initial = num('backoff.initialDelay', o?.initialDelay, 100, { min: 0, max: MAX_DELAY_LIMIT });
-  const max = num('backoff.maxDelay', o?.maxDelay, Math.max(10_000, initial), {
-    min: 0,
-    max: MAX_DELAY_LIMIT,
-  });
+  const initial = delayMs('backoff.initialDelay', o?.initialDelay, 100);
+  const max = delayMs('backoff.maxDelay', o?.maxDelay, Math.max(10_000, initial));
   if (max < initial) {
     invalid('backoff.maxDelay', `at least backoff.initialDelay (${initial})`, max);
   }
@@ -211,14 +229,23 @@ export function exponential(options: ExponentialBackoffOptions = {}): Backoff {
  * ```
  */
 export function constant(options: number | ConstantBackoffOptions): Backoff {
+  if (typeof options === 'string') {
+    invalid('backoff.constant', `${CONSTANT_FORMS}; ${NO_UNITS}`, options);
+  }
+  if (
+    typeof options !== 'number' &&
+    (typeof options !== 'object' || options === null || Array.isArray(options))
+  ) {
+    invalid('backoff.constant', CONSTANT_FORMS, options);
+  }
   const o =
     typeof options === 'number'
       ? { delay: options }
-      : obj<ConstantBackoffOptions>('backoff.constant', options, ['delay', 'maxDelay']);
-  if (o === undefined) return invalid('backoff.constant', 'a number or { delay }', options);
-  const delay = num('backoff.delay', o.delay, Number.NaN, { min: 0, max: MAX_DELAY_LIMIT });
-  if (Number.isNaN(delay)) invalid('backoff.delay', 'a number from 0 to 2147483647', o.delay);
-  const max = num('backoff.maxDelay', o.maxDelay, delay, { min: 0, max: MAX_DELAY_LIMIT });
+      : (obj<ConstantBackoffOptions>('backoff.constant', options, ['delay', 'maxDelay']) ?? {});
+  if (o.delay === undefined)
+    invalid('backoff.delay', `given: backoff.constant takes ${CONSTANT_FORMS}`, o.delay);
+  const delay = delayMs('backoff.delay', o.delay, 0);
+  const max = delayMs('backoff.maxDelay', o.maxDelay, delay);
   if (max < delay) invalid('backoff.maxDelay', `at least backoff.delay (${delay})`, max);
   return new ConstantBackoff(delay, max);
 }
@@ -234,11 +261,34 @@ export function constant(options: number | ConstantBackoffOptions): Backoff {
  * ```
  */
 export function custom(fn: BackoffFunction, options: CustomBackoffOptions = {}): Backoff {
-  const f = validateFn<BackoffFunction>('backoff.custom', fn);
-  if (f === undefined) return invalid('backoff.custom', 'a function', fn);
+  if (typeof fn !== 'function') invalid('backoff.custom', CUSTOM_FORMS, fn);
   const o = obj<CustomBackoffOptions>('backoff.custom', options, ['maxDelay']);
-  const max = num('backoff.maxDelay', o?.maxDelay, 30_000, { min: 0, max: MAX_DELAY_LIMIT });
-  return new CustomBackoff(f, max);
+  const max = delayMs('backoff.maxDelay', o?.maxDelay, 30_000);
+  return new CustomBackoff(fn, max);
+}
+
+/** The backoff factories, exported as `backoff`. */
+export interface BackoffFactories {
+  /**
+   * Exponential backoff with jitter: retry n waits up to `initialDelay × multiplier^(n−1)`,
+   * capped by `maxDelay`, drawn as `jitter` says.
+   * @example
+   * ```ts
+   * import { backoff } from 'breakwater';
+   * const strategy = backoff.exponential({ initialDelay: 50, maxDelay: 2_000, jitter: 'full' });
+   * ```
+   */
+  readonly exponential: (options?: ExponentialBackoffOptions) => Backoff;
+  /**
+   * The same delay before every retry, in ms: `backoff.constant(200)` or
+   * `backoff.constant({ delay: 200, maxDelay: 5_000 })` (`maxDelay` caps server hints).
+   */
+  readonly constant: (options: number | ConstantBackoffOptions) => Backoff;
+  /**
+   * A delay computed by your function `(retry, previousDelay) => ms`, clamped to
+   * `[0, maxDelay]`; a result that is not a number waits `maxDelay`.
+   */
+  readonly custom: (fn: BackoffFunction, options?: CustomBackoffOptions) => Backoff;
 }
 
 /** True when `value` looks like a {@link Backoff}. */

@@ -5,6 +5,7 @@
  * @module
  */
 import { type Clock, systemClock } from '../clock.js';
+import { InvalidOptionsError } from '../errors.js';
 import { invalid, num, obj, requireNum } from '../validate.js';
 
 const mod = (n: number, m: number): number => ((n % m) + m) % m;
@@ -61,9 +62,15 @@ export interface TokenBudgetOptions {
   tokenRatio: number;
 }
 
-/** Options of {@link retryBudget}: ratio mode, or token mode when `maxTokens` or `tokenRatio` is given. */
-export type RetryBudgetOptions = RatioBudgetOptions | TokenBudgetOptions;
+/**
+ * Options of {@link retryBudget}: ratio mode, or token mode when `maxTokens` or `tokenRatio`
+ * is given. The two modes do not mix: `{ ratio, maxTokens }` is a type error (and throws).
+ */
+export type RetryBudgetOptions =
+  | (RatioBudgetOptions & { maxTokens?: never; tokenRatio?: never })
+  | (TokenBudgetOptions & { ratio?: never; minPerSecond?: never; windowMs?: never; clock?: never });
 
+const RATIO_KEYS: readonly string[] = ['ratio', 'minPerSecond', 'windowMs', 'clock'];
 const BUCKETS = 10;
 /**
  * Under heavy traffic requests are folded into the window in batches of this many, so most
@@ -266,12 +273,22 @@ export function retryBudget(options: RetryBudgetOptions = {}): RetryBudget {
     options !== null &&
     ('maxTokens' in options || 'tokenRatio' in options)
   ) {
+    const mixed = Object.keys(options).find((key) => RATIO_KEYS.includes(key));
+    if (mixed !== undefined) {
+      const other = 'maxTokens' in options ? 'maxTokens' : 'tokenRatio';
+      throw new InvalidOptionsError(
+        `retryBudget.${mixed}`,
+        `retryBudget.${mixed} cannot be given with ${other}: retryBudget takes either ratio mode ` +
+          "{ ratio?, minPerSecond?, windowMs?, clock? } or token mode { maxTokens, tokenRatio } (gRPC's " +
+          'retryThrottling), not both',
+      );
+    }
     const o = obj<TokenBudgetOptions>('retryBudget', options, ['maxTokens', 'tokenRatio']);
     const maxTokens = tokenSetting('retryBudget.maxTokens', o?.maxTokens, 1000);
     const tokenRatio = tokenSetting('retryBudget.tokenRatio', o?.tokenRatio, 1);
     return new TokenBudget(maxTokens, tokenRatio);
   }
-  const o = obj<RatioBudgetOptions>('retryBudget', options, ['ratio', 'minPerSecond', 'windowMs', 'clock']);
+  const o = obj<RatioBudgetOptions>('retryBudget', options, RATIO_KEYS);
   const ratio = num('retryBudget.ratio', o?.ratio, 0.1, { min: 0, max: 1000 });
   const minPerSecond = num('retryBudget.minPerSecond', o?.minPerSecond, 10, { min: 0, max: 1e9 });
   const windowMs = num('retryBudget.windowMs', o?.windowMs, 10_000, {

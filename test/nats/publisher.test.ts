@@ -4,12 +4,13 @@
  * server behaviour (lost acks, restarts, breakers) is in test/integration/nats.
  */
 import { describe, expect, it } from 'vitest';
-import { backoff, InvalidOptionsError, policy } from '../../src/index.js';
+import { backoff, circuitBreaker, InvalidOptionsError, policy } from '../../src/index.js';
 import {
   type ClientPublishOptions,
   type JetStreamClientLike,
   type JetStreamManagerLike,
   jetStreamPublisher,
+  NoStreamError,
   type PubAck,
   type StreamInfoLike,
 } from '../../src/nats/index.js';
@@ -104,6 +105,35 @@ describe('jetStreamPublisher (scripted client)', () => {
     await publisher.publish('orders.b', 'x');
     expect(log.names).toEqual([]);
     expect(log.infos).toEqual(['ORDERS']);
+  });
+
+  it('no stream holds the subject: rejects with NoStreamError at once, publishes nothing, asks again next time', async () => {
+    const { js, log } = scripted({ streams: [ORDERS] });
+    const publisher = jetStreamPublisher(js, policy({ retry: { maxAttempts: 5, budget: false } }));
+    const error = await publisher.publish('unknown.a', 'x').catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(NoStreamError);
+    expect(error).toMatchObject({ code: 'BREAKWATER_NO_STREAM', subject: 'unknown.a', stream: undefined });
+    expect(log.names).toEqual(['unknown.a']); // asked once: an empty answer is not retried
+    expect(log.publishes).toEqual([]);
+    await publisher.publish('unknown.a', 'x').catch(() => {});
+    expect(log.names).toEqual(['unknown.a', 'unknown.a']); // not cached: the stream may be created
+  });
+
+  it("the caller's abort of a publish in flight rejects with its reason and does not count against the breaker", async () => {
+    const { js, log } = scripted({ streams: [ORDERS], answer: () => new Promise<PubAck>(() => {}) });
+    const breaker = circuitBreaker({ consecutiveFailures: 1, openDuration: 60_000 });
+    const publisher = jetStreamPublisher(js, policy({ retry: false, circuitBreaker: breaker }), {
+      stream: 'ORDERS',
+    });
+    for (let i = 0; i < 3; i++) {
+      const controller = new AbortController();
+      const pending = publisher.publish('orders.a', 'x', { signal: controller.signal });
+      while (log.publishes.length <= i) await new Promise((resolve) => setImmediate(resolve));
+      const reason = new Error(`gave up ${i}`);
+      controller.abort(reason);
+      await expect(pending).rejects.toBe(reason);
+    }
+    expect(breaker.state).toBe('closed'); // one failure would have opened it
   });
 
   it('retries discovery when the server cannot answer yet', async () => {

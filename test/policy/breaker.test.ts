@@ -156,7 +156,10 @@ describe('keyed circuit breaker', () => {
     expect(keyed.peek('a')?.state).toBe('open');
     const error = await p.execute(async () => 'a', { key: 'a' }).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(CircuitOpenError);
-    expect(error).toMatchObject({ key: 'a', message: 'Circuit breaker is open for a' });
+    expect(error).toMatchObject({ key: 'a', retryAfterMs: 1_000 });
+    expect((error as CircuitOpenError).message).toMatch(
+      /^Circuit breaker is open for a \(policy "default"\): /,
+    );
     await expect(p.execute(async () => 'b', { key: 'b' })).resolves.toBe('b');
     expect(keyed.peek('b')?.state).toBe('closed');
     expect(log.of('circuit-state-change')).toMatchObject([{ from: 'closed', to: 'open', key: 'a' }]);

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { constant, custom, exponential, isBackoff } from '../../src/retry/backoff.js';
-import { expectInvalid } from '../support/invalid.js';
+import { expectInvalid, thrownInvalid } from '../support/invalid.js';
 
 /** A random source that returns `values` in turn. */
 const seq =
@@ -247,6 +247,45 @@ describe('backoff options are validated at construction', () => {
   it('the message says what is allowed and what was given', () => {
     expect(bad({ initialDelay: -3 })).toThrow(
       'backoff.initialDelay must be a number from 0 to 2147483647; got -3',
+    );
+  });
+});
+
+describe('a backoff given the wrong shape names every accepted form', () => {
+  it('backoff.constant("200ms"): a number of ms or { delay, maxDelay }, and no units', () => {
+    const error = thrownInvalid(() => constant('200ms' as never));
+    expect(error.option).toBe('backoff.constant');
+    expect(error.message).toBe(
+      'backoff.constant must be a delay in ms (a number from 0 to 2147483647, e.g. backoff.constant(200)) ' +
+        'or { delay: ms, maxDelay?: ms } (e.g. backoff.constant({ delay: 200, maxDelay: 5_000 })); ' +
+        'durations are plain numbers of milliseconds; strings such as "200ms" are not parsed; got "200ms"',
+    );
+  });
+
+  it('backoff.constant with no delay or another type lists both forms', () => {
+    expect(() => constant({} as never)).toThrow(
+      /backoff\.delay must be given: backoff\.constant takes a delay in ms .* or \{ delay: ms, maxDelay\?: ms \}/,
+    );
+    expect(() => constant(null as never)).toThrow(
+      /^backoff\.constant must be a delay in ms .* or \{ delay: ms, maxDelay\?: ms \}.*; got null$/,
+    );
+    expect(() => constant({ delay: '1s' } as never)).toThrow(
+      'backoff.delay must be a number of ms from 0 to 2147483647 (durations are plain numbers of milliseconds; strings such as "200ms" are not parsed); got "1s"',
+    );
+  });
+
+  it('backoff.exponential(100) and string delays say what it takes', () => {
+    expect(() => exponential(100 as never)).toThrow(
+      "backoff.exponential must be nothing (the defaults) or { initialDelay?: ms, maxDelay?: ms, multiplier?: number, jitter?: 'full' | 'equal' | 'decorrelated' | 'none' }",
+    );
+    expect(() => exponential({ maxDelay: '10s' } as never)).toThrow(
+      /^backoff\.maxDelay must be a number of ms .*"200ms" are not parsed\); got "10s"$/,
+    );
+  });
+
+  it('backoff.custom(100) shows the function it wants', () => {
+    expect(() => custom(100 as never)).toThrow(
+      'backoff.custom must be a function (retry, previousDelay) => ms (e.g. backoff.custom((retry) => retry * 100)); got 100',
     );
   });
 });

@@ -96,6 +96,7 @@ describe('states and errors', () => {
       | 'BREAKWATER_ATTEMPT_TIMEOUT'
       | 'BREAKWATER_BULKHEAD_FULL'
       | 'BREAKWATER_INVALID_OPTIONS'
+      | 'BREAKWATER_NO_STREAM'
     >();
   });
 

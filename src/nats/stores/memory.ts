@@ -128,7 +128,9 @@ class MemoryStore implements IdempotencyStore {
  * ```ts
  * import type { JsMsg } from '@nats-io/jetstream';
  * import { idempotentHandler, memoryStore } from 'breakwater/nats';
- * const handle = idempotentHandler(async (msg: JsMsg) => ship(msg.json()), {
+ * // Your side effect, which must not happen twice for one order.
+ * const ship = async (order: { id: string }): Promise<void> => console.log(`shipping ${order.id}`);
+ * const handle = idempotentHandler(async (msg: JsMsg) => ship(msg.json<{ id: string }>()), {
  *   store: memoryStore({ maxKeys: 50_000, retention: 3_600_000 }),
  * });
  * ```

@@ -8,7 +8,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { type CallOptions, type ServerUnaryCall, type sendUnaryData, status } from '@grpc/grpc-js';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { callOptionsFrom, deadlineFrom, grpcInterceptor } from '../../../src/grpc/index.js';
-import { backoff, policy } from '../../../src/index.js';
+import { backoff, circuitBreaker, policy } from '../../../src/index.js';
 import type { GetOrderRequest, Order, OrderServiceClient } from '../../fixtures/grpc/generated/orders.js';
 import { clientOptions, GET_ORDER, getOrder, makeClient, type OrdersServer, startServer } from './harness.js';
 
@@ -158,6 +158,40 @@ describe('deadline propagation across three services', () => {
     expect((await pending.outcome).error?.code).toBe(status.CANCELLED);
     await hanging?.cancelled;
     expect(incoming).toBeDefined();
+  });
+
+  it("a downstream call cancelled by its caller's cancellation does not count against its breaker", async () => {
+    const breaker = circuitBreaker({ consecutiveFailures: 1, openDuration: 60_000 });
+    let attemptEnded: (outcome: string) => void = () => {};
+    const outcome = new Promise<string>((resolve) => {
+      attemptEnded = resolve;
+    });
+    const toDiscount = makeClient(
+      'generated',
+      discount.address,
+      clientOptions([
+        grpcInterceptor(
+          policy({
+            circuitBreaker: breaker,
+            retry: false,
+            onEvent: (event) => {
+              if (event.type === 'attempt-end') attemptEnded(event.outcome);
+            },
+          }),
+        ),
+      ]),
+    );
+    clients.push(toDiscount);
+    discount.script(GET_ORDER, { kind: 'hang' });
+    checkout.getOrderHandler = (call, callback) => {
+      toDiscount.getOrder(call.request, call.metadata, callOptionsFrom(call), (e, v) => callback(e, v));
+    };
+    const pending = getOrder(downstream(checkout), 'o-1');
+    const [hanging] = await discount.waitForCalls(GET_ORDER, 1);
+    pending.cancel();
+    await hanging?.cancelled; // the cancellation reached Discount through Checkout's call
+    expect(await outcome).toBe('aborted');
+    expect(breaker.state).toBe('closed'); // one failure would have opened it
   });
 
   it('deadlineFrom gives non-gRPC work the caller’s deadline', async () => {

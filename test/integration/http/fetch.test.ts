@@ -148,6 +148,22 @@ describe('resilientFetch', () => {
     await expect(reading).rejects.toBe(reason);
   });
 
+  it("the caller's abort of a request in flight rejects with its reason and does not count against the breaker", async () => {
+    server.handler = () => {}; // never answers
+    const breaker = circuitBreaker({ consecutiveFailures: 1, openDuration: 60_000 });
+    const f = make({ retry: false, circuitBreaker: breaker });
+    for (let i = 0; i < 3; i++) {
+      const controller = new AbortController();
+      const pending = f(server.url('/'), { signal: controller.signal });
+      await server.waitForRequests(i + 1);
+      const reason = new Error(`gave up ${i}`);
+      controller.abort(reason);
+      await expect(pending).rejects.toBe(reason);
+    }
+    // A single failure would have opened it (consecutiveFailures: 1).
+    expect(breaker.state).toBe('closed');
+  });
+
   it('keeps one breaker state per origin', async () => {
     const healthy = await TestServer.start((_req, res) => res.end('fine'));
     try {

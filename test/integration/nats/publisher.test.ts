@@ -23,6 +23,7 @@ import {
   isWrongLastSequence,
   type JetStreamClientLike,
   jetStreamPublisher,
+  NoStreamError,
   retryHorizon,
 } from '../../../src/nats/index.js';
 import { type ClientKit, connectKit, VERSIONS } from './clients.js';
@@ -153,25 +154,56 @@ describe.skipIf(!available)(
         expect(await kit.count(stream)).toBe(2);
       });
 
-      it('no stream: no responders is retried up to maxAttempts, then the client error surfaces', async () => {
+      it('no stream captures the subject: fails at once with NoStreamError naming it, nothing sent', async () => {
         const { js, calls } = recording(kit.js);
+        const events: BreakwaterEvent[] = [];
         const publisher = jetStreamPublisher(
           js,
           policy({
             deadline: 10_000,
-            retry: { maxAttempts: 3, backoff: backoff.constant(10), budget: false },
+            retry: { maxAttempts: 5, backoff: backoff.constant(200), budget: false },
+            onEvent: (event) => events.push(event),
           }),
         );
+        const started = Date.now();
         const error = await publisher.publish(`nowhere.${version}.x`, 'lost').then(
           () => undefined,
           (e: unknown) => e,
         );
-        expect(isNoResponders(error)).toBe(true);
-        // The client's own error object, unchanged.
-        if (version === 'v2') expect(error).toMatchObject({ name: 'NatsError', code: '503' });
-        else expect(error).toMatchObject({ name: 'JetStreamNotEnabled' });
-        expect(calls).toHaveLength(3);
-        expect(new Set(calls.map((c) => c.msgID)).size).toBe(1);
+        expect(Date.now() - started).toBeLessThan(1_000); // no backoff wait: not retried
+        expect(error).toBeInstanceOf(NoStreamError);
+        expect(error).toMatchObject({
+          code: 'BREAKWATER_NO_STREAM',
+          name: 'NoStreamError',
+          subject: `nowhere.${version}.x`,
+          stream: undefined,
+        });
+        expect((error as Error).message).toContain(
+          `No JetStream stream captures the subject "nowhere.${version}.x"`,
+        );
+        expect(calls).toHaveLength(0);
+        expect(events.filter((e) => e.type === 'retry-scheduled')).toEqual([]);
+
+        // The subject gets a stream: the same publisher finds it on the next publish.
+        await kit.addStream({ name: `LATE_${version}`, subjects: [`nowhere.${version}.>`] });
+        await expect(publisher.publish(`nowhere.${version}.x`, 'found')).resolves.toMatchObject({
+          stream: `LATE_${version}`,
+        });
+      });
+
+      it('a stream named by the caller that does not exist: NoStreamError naming both', async () => {
+        const { js, calls } = recording(kit.js);
+        const publisher = jetStreamPublisher(js, policy({ retry: { maxAttempts: 5, budget: false } }));
+        const error = await publisher
+          .publish(`named.${version}.x`, 'lost', { stream: `MISSING_${version}` })
+          .then(
+            () => undefined,
+            (e: unknown) => e,
+          );
+        expect(error).toBeInstanceOf(NoStreamError);
+        expect(error).toMatchObject({ subject: `named.${version}.x`, stream: `MISSING_${version}` });
+        expect((error as Error).message).toContain(`No JetStream stream named "MISSING_${version}"`);
+        expect(calls).toHaveLength(0);
       });
 
       it('wrong last sequence (expect) is not retried', async () => {
