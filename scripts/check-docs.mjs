@@ -67,6 +67,7 @@ writeFileSync(
           'breakwater/grpc': ['../src/grpc/index.ts'],
           'breakwater/http': ['../src/http/index.ts'],
           'breakwater/nats': ['../src/nats/index.ts'],
+          'breakwater/otel': ['../src/otel/index.ts'],
         },
       },
       include: ['*.ts', '../docs/prelude.d.ts'],
