@@ -36,7 +36,13 @@ export class OpenTelemetryTelemetry implements Telemetry {
   bind(policy: ObservedPolicy): PolicyObserver {
     const name = policy?.name;
     if (typeof name !== 'string' || name.length === 0) invalid('policy.name', 'a non-empty string', name);
-    if (this.#meter !== undefined) this.#circuits.watch(policy);
+    const meter = this.#meter;
+    if (meter !== undefined) {
+      this.#circuits.watch(policy);
+      // Looks the meter provider up now (the first look is at once), so that a breaker's
+      // state is reported from the start, before any operation.
+      void meter.instruments;
+    }
     return new PolicyTelemetry(name, this.#trace, this.#meter);
   }
 }
