@@ -222,7 +222,7 @@ describe('breakwater.events', () => {
 });
 
 describe('breakwater.circuit.state', () => {
-  const states = async () =>
+  const states = async (): Promise<Record<string, unknown>[]> =>
     (await sdk.points('breakwater.circuit.state')).map((p) => ({ ...p.attributes, value: p.value }));
 
   it('one series per state, 1 for the current one, for every breaker a policy holds', async () => {
