@@ -129,13 +129,19 @@ export class OperationTelemetry implements OperationObserver {
       case 'attempt-start':
         if (instruments !== undefined) this.#attemptStartedAt = performance.now();
         return;
-      case 'attempt-end':
+      case 'attempt-end': {
         if (event.outcome === 'aborted') this.#abortedWith = event.error;
-        instruments?.attemptDuration.record(
-          (performance.now() - this.#attemptStartedAt) / 1000,
+        if (instruments === undefined) return;
+        const started = this.#attemptStartedAt;
+        this.#attemptStartedAt = 0;
+        // Without its attempt-start, the event's own duration (the policy's clock) is all there is.
+        const ms = started === 0 ? event.durationMs : performance.now() - started;
+        instruments.attemptDuration.record(
+          ms / 1000,
           this.#sets.attempt(attemptOutcome(event.outcome), event.attempt > 1),
         );
         return;
+      }
       case 'retry-scheduled':
         span?.addEvent(EVENT_RETRY, {
           [ATTR_ATTEMPT]: event.attempt,

@@ -100,6 +100,12 @@ describe('breakwater.operation.duration and breakwater.attempt.duration', () => 
     expect(sum).toBeLessThan(5);
   });
 
+  it("an attempt-end without its attempt-start falls back to the event's own duration", async () => {
+    new Operation(bind(), 'orders').attemptEnd(1, 'success', undefined, 250).succeed();
+    const [point] = await sdk.points('breakwater.attempt.duration');
+    expect((point?.value as Histogram | undefined)?.sum).toBe(0.25);
+  });
+
   it('record each operation outcome', async () => {
     const orders = bind();
     new Operation(orders, 'orders')
