@@ -118,7 +118,11 @@ describe.skip('breakwater/otel through httpInterceptor and resilientFetch', () =
       }),
     ).toBe(1);
     expect(
-      histogramCount(attempts, { 'breakwater.attempt.outcome': 'success', 'breakwater.attempt.retry': true }),
+      histogramCount(attempts, {
+        'breakwater.policy': 'orders',
+        'breakwater.attempt.outcome': 'success',
+        'breakwater.attempt.retry': true,
+      }),
     ).toBe(1);
   });
 
