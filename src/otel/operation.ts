@@ -10,6 +10,7 @@ import {
   type Attributes,
   type Context,
   context,
+  ROOT_CONTEXT,
   type Span,
   SpanKind,
   SpanStatusCode,
@@ -88,7 +89,8 @@ export class OperationTelemetry implements OperationObserver {
   ) {
     this.#sets = sets;
     this.#instruments = instruments;
-    const parent = context.active();
+    // The caller's context matters to the span only: a metrics-only operation skips the lookup.
+    const parent = tracer === undefined ? ROOT_CONTEXT : context.active();
     this.#parent = parent;
     if (tracer !== undefined) {
       const span = tracer.startSpan(
