@@ -27,6 +27,6 @@ export default defineConfig({
   target: 'node20',
   platform: 'node',
   treeshake: true,
-  // Transport packages are optional peer dependencies: never bundled.
-  external: ['@grpc/grpc-js', 'undici', 'nats', /^@nats-io\//],
+  // Transport packages and the OpenTelemetry API are optional peer dependencies: never bundled.
+  external: ['@grpc/grpc-js', 'undici', 'nats', /^@nats-io\//, '@opentelemetry/api'],
 });

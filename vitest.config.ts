@@ -9,7 +9,7 @@ export default defineConfig({
     // in tests those names mean the source, as tsconfig.json's `paths` does for tsx and tsc.
     alias: [
       { find: /^breakwater$/, replacement: src('index.ts') },
-      { find: /^breakwater\/(grpc|http|fetch|nats)$/, replacement: src('$1/index.ts') },
+      { find: /^breakwater\/(grpc|http|fetch|nats|otel)$/, replacement: src('$1/index.ts') },
     ],
   },
   test: {

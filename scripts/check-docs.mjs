@@ -79,6 +79,7 @@ writeFileSync(
           'breakwater/http': ['../src/http/index.ts'],
           'breakwater/fetch': ['../src/fetch/index.ts'],
           'breakwater/nats': ['../src/nats/index.ts'],
+          'breakwater/otel': ['../src/otel/index.ts'],
         },
       },
       include: ['*.ts'],

@@ -45,6 +45,11 @@ export interface KeyedCircuitBreaker {
   peek(key: string): CircuitBreaker | undefined;
   /** Number of keys tracked now. */
   readonly size: number;
+  /**
+   * The keys tracked now, least recently used first: a copy, so calling {@link get} while
+   * walking it is safe. Use {@link peek} to read a key's breaker without marking it used.
+   */
+  keys(): string[];
   /** Subscribes to every key's state changes (`change.key` tells which); returns the unsubscribe function. */
   onStateChange(listener: CircuitStateListener): () => void;
   /** Snapshots of every tracked key that is not closed. */
@@ -119,6 +124,10 @@ class KeyedBreaker implements KeyedCircuitBreaker {
 
   peek(key: string): CircuitBreaker | undefined {
     return this.#entries.get(key)?.breaker;
+  }
+
+  keys(): string[] {
+    return [...this.#entries.keys()];
   }
 
   #evict(now: number): void {

@@ -9,6 +9,8 @@
  *
  * @module
  */
+
+import type { AttemptContext } from '../attempt-context.js';
 import type { CircuitBreaker } from '../breaker/circuit-breaker.js';
 import type { KeyedCircuitBreaker } from '../breaker/keyed.js';
 import type { BreakwaterEvent } from '../events.js';
@@ -94,8 +96,10 @@ export interface PolicyObserver {
   /**
    * An operation starts. Called synchronously inside `execute` (or an adapter's call), so
    * the caller's active context is current; the returned observer hears the operation.
+   * Undefined when nothing would record it (no SDK): the operation then runs as without
+   * an observer, and builds no events for it.
    */
-  operation(attributes: OperationAttributes | undefined): OperationObserver;
+  operation(attributes: OperationAttributes | undefined): OperationObserver | undefined;
 }
 
 /** An observer of one operation. */
@@ -106,5 +110,5 @@ export interface OperationObserver {
    * Starts an attempt: must call `start.call(thisArg, attempt)` once, synchronously, with
    * whatever context the observer wants active (the operation's span).
    */
-  runAttempt<A, H>(start: (this: H, attempt: A) => void, thisArg: H, attempt: A): void;
+  runAttempt<A extends AttemptContext, H>(start: (this: H, attempt: A) => void, thisArg: H, attempt: A): void;
 }

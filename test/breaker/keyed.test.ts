@@ -32,6 +32,24 @@ describe('keyedCircuitBreaker: one state per key', () => {
     expect(keyed.size).toBe(0);
   });
 
+  it('keys() lists the tracked keys, least recently used first, as a copy', () => {
+    const keyed = keyedCircuitBreaker({ maxKeys: 2 });
+    expect(keyed.keys()).toEqual([]);
+    keyed.get('a');
+    keyed.get('b');
+    keyed.get('a');
+    const keys = keyed.keys();
+    expect(keys).toEqual(['b', 'a']);
+    // Using keys while walking the copy neither loops nor changes it.
+    for (const key of keys) keyed.get(key);
+    expect(keys).toEqual(['b', 'a']);
+    keyed.get('c'); // maxKeys 2: the least recently used ('b' was used first above, then 'a') goes
+    expect(keyed.keys()).toEqual(['a', 'c']);
+    // peek() does not mark a key used.
+    keyed.peek('a');
+    expect(keyed.keys()).toEqual(['a', 'c']);
+  });
+
   it("a key's rejection names the key", () => {
     const keyed = keyedCircuitBreaker({ consecutiveFailures: 1 });
     const b = keyed.get('orders.v1');
