@@ -30,6 +30,8 @@ import { type DependencyModel, limitStats, seeded, simulate, type Trace } from '
 const START = 1_000_000;
 /** Runs per property; LIMIT_RUNS=100 for a deeper (slower) search. */
 const RUNS = Number(process.env.LIMIT_RUNS ?? 8);
+/** Each run simulates minutes of traffic (about a second of CPU for the longest). */
+const TIMEOUT = 30_000 + RUNS * 10_000;
 
 afterEach(() => {
   vi.restoreAllMocks();
@@ -86,98 +88,114 @@ describe('adaptive limits converge on a simulated dependency', () => {
   for (const algorithm of ALL) {
     const queue = algorithm === 'aimd' ? 'shallow' : 'deep';
 
-    it(`${algorithm}: from below, to within 20% of the capacity (${queue} queue)`, () => {
-      fc.assert(
-        fc.property(
-          dependency(queue),
-          fc.double({ min: 0, max: 0.5, noNaN: true }),
-          ({ model, seed }, start) => {
-            const initialLimit = Math.max(1, Math.floor(start * model.capacity));
-            const limit = limitFor(seed, { algorithm, initialLimit, maxLimit: 1_000 });
-            const durationMs = 60_000;
-            const trace = simulate(limit, model, durationMs, seeded(seed), { start: START });
-            expectSettled(trace, durationMs, model.capacity, `${algorithm} from ${initialLimit}`);
-          },
-        ),
-        { numRuns: RUNS },
-      );
-    });
+    it(
+      `${algorithm}: from below, to within 20% of the capacity (${queue} queue)`,
+      () => {
+        fc.assert(
+          fc.property(
+            dependency(queue),
+            fc.double({ min: 0, max: 0.5, noNaN: true }),
+            ({ model, seed }, start) => {
+              const initialLimit = Math.max(1, Math.floor(start * model.capacity));
+              const limit = limitFor(seed, { algorithm, initialLimit, maxLimit: 1_000 });
+              const durationMs = 60_000;
+              const trace = simulate(limit, model, durationMs, seeded(seed), { start: START });
+              expectSettled(trace, durationMs, model.capacity, `${algorithm} from ${initialLimit}`);
+            },
+          ),
+          { numRuns: RUNS },
+        );
+      },
+      TIMEOUT,
+    );
 
-    it(`${algorithm}: from above, when the dependency loses capacity (${queue} queue)`, () => {
-      fc.assert(
-        fc.property(
-          dependency(queue),
-          fc.double({ min: 1.5, max: 3, noNaN: true }),
-          ({ model, seed }, factor) => {
-            const before: DependencyModel = {
-              ...model,
-              capacity: Math.round(factor * model.capacity),
-              queueBound: Math.round(factor * model.queueBound),
-            };
-            const limit = limitFor(seed, { algorithm, maxLimit: 1_000 });
-            const durationMs = 90_000;
-            const trace = simulate(limit, before, durationMs, seeded(seed), {
-              start: START,
-              phases: [{ at: 40_000, model }],
-            });
-            // It had found the larger capacity before the loss.
-            expect(limitStats(trace, START + 30_000, START + 40_000).mean).toBeGreaterThan(
-              1.2 * model.capacity,
-            );
-            expectSettled(
-              trace,
-              durationMs,
-              model.capacity,
-              `${algorithm} after ${before.capacity} → ${model.capacity}`,
-            );
-          },
-        ),
-        { numRuns: RUNS },
-      );
-    });
+    it(
+      `${algorithm}: from above, when the dependency loses capacity (${queue} queue)`,
+      () => {
+        fc.assert(
+          fc.property(
+            dependency(queue),
+            fc.double({ min: 1.5, max: 3, noNaN: true }),
+            ({ model, seed }, factor) => {
+              const before: DependencyModel = {
+                ...model,
+                capacity: Math.round(factor * model.capacity),
+                queueBound: Math.round(factor * model.queueBound),
+              };
+              const limit = limitFor(seed, { algorithm, maxLimit: 1_000 });
+              const durationMs = 90_000;
+              const trace = simulate(limit, before, durationMs, seeded(seed), {
+                start: START,
+                phases: [{ at: 40_000, model }],
+              });
+              // It had found the larger capacity before the loss.
+              expect(limitStats(trace, START + 30_000, START + 40_000).mean).toBeGreaterThan(
+                1.2 * model.capacity,
+              );
+              expectSettled(
+                trace,
+                durationMs,
+                model.capacity,
+                `${algorithm} after ${before.capacity} → ${model.capacity}`,
+              );
+            },
+          ),
+          { numRuns: RUNS },
+        );
+      },
+      TIMEOUT,
+    );
 
-    it(`${algorithm}: from above, starting over a dependency that refuses past a shallow queue`, () => {
-      fc.assert(
-        fc.property(
-          dependency('shallow'),
-          fc.double({ min: 1.5, max: 4, noNaN: true }),
-          ({ model, seed }, factor) => {
-            const initialLimit = Math.round(factor * model.capacity);
-            const limit = limitFor(seed, { algorithm, initialLimit, maxLimit: 1_000 });
-            const durationMs = 90_000;
-            const trace = simulate(limit, model, durationMs, seeded(seed), { start: START });
-            expectSettled(trace, durationMs, model.capacity, `${algorithm} from ${initialLimit}`);
-          },
-        ),
-        { numRuns: RUNS },
-      );
-    });
+    it(
+      `${algorithm}: from above, starting over a dependency that refuses past a shallow queue`,
+      () => {
+        fc.assert(
+          fc.property(
+            dependency('shallow'),
+            fc.double({ min: 1.5, max: 4, noNaN: true }),
+            ({ model, seed }, factor) => {
+              const initialLimit = Math.round(factor * model.capacity);
+              const limit = limitFor(seed, { algorithm, initialLimit, maxLimit: 1_000 });
+              const durationMs = 90_000;
+              const trace = simulate(limit, model, durationMs, seeded(seed), { start: START });
+              expectSettled(trace, durationMs, model.capacity, `${algorithm} from ${initialLimit}`);
+            },
+          ),
+          { numRuns: RUNS },
+        );
+      },
+      TIMEOUT,
+    );
   }
 
   for (const algorithm of DELAY_BASED) {
-    it(`${algorithm}: follows a dependency whose base latency changes, up and down`, () => {
-      fc.assert(
-        fc.property(
-          dependency('deep'),
-          fc.double({ min: 1.5, max: 3, noNaN: true }),
-          ({ model, seed }, factor) => {
-            const slower: DependencyModel = { ...model, serviceMs: model.serviceMs * factor };
-            const limit = limitFor(seed, { algorithm, maxLimit: 1_000 });
-            const durationMs = 300_000;
-            const trace = simulate(limit, model, durationMs, seeded(seed), {
-              start: START,
-              phases: [
-                { at: 60_000, model: slower },
-                { at: 180_000, model },
-              ],
-            });
-            // Same handlers, slower or faster: the right concurrency is the capacity throughout.
-            expectSettled(trace, 180_000, model.capacity, `${algorithm} slowed ×${factor.toFixed(2)}`);
-            expectSettled(trace, durationMs, model.capacity, `${algorithm} recovered`);
-          },
-        ),
-        { numRuns: RUNS },
-      );
-    });
+    it(
+      `${algorithm}: follows a dependency whose base latency changes, up and down`,
+      () => {
+        fc.assert(
+          fc.property(
+            dependency('deep'),
+            fc.double({ min: 1.5, max: 3, noNaN: true }),
+            ({ model, seed }, factor) => {
+              const slower: DependencyModel = { ...model, serviceMs: model.serviceMs * factor };
+              const limit = limitFor(seed, { algorithm, maxLimit: 1_000 });
+              const durationMs = 300_000;
+              const trace = simulate(limit, model, durationMs, seeded(seed), {
+                start: START,
+                phases: [
+                  { at: 60_000, model: slower },
+                  { at: 180_000, model },
+                ],
+              });
+              // Same handlers, slower or faster: the right concurrency is the capacity throughout.
+              expectSettled(trace, 180_000, model.capacity, `${algorithm} slowed ×${factor.toFixed(2)}`);
+              expectSettled(trace, durationMs, model.capacity, `${algorithm} recovered`);
+            },
+          ),
+          { numRuns: RUNS },
+        );
+      },
+      TIMEOUT,
+    );
   }
 });
