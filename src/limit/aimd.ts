@@ -3,21 +3,22 @@
  * increase while attempts succeed, multiplicative decrease when one is dropped.
  *
  * ```
- * a drop, or a sample slower than timeoutMs
+ * a drop in the window, or a window mean latency over timeoutMs
  *             → max(min, min(limit − 1, floor(limit × backoffRatio)))
  * otherwise   → limit + 1      (unless fewer than limit / 2 operations are in flight)
  * ```
  *
  * It reads no latency below `timeoutMs`, so it finds the concurrency at which the dependency
  * starts refusing or timing out, and keeps the limit in a sawtooth just under it. Use it for
- * a dependency that sheds load cleanly (fast RESOURCE_EXHAUSTED or 503) or whose latency
- * says little about its load.
+ * a dependency that sheds load cleanly (fast RESOURCE_EXHAUSTED or 503), or set `timeoutMs`
+ * to the latency that means "overloaded" for yours. Against a dependency with a deep queue
+ * and no such timeout it settles at capacity + queue.
  *
- * One difference from Netflix's code, deliberate: the limit is cut at most once per round
- * trip, as TCP cuts its window once per loss event. A drop of an attempt that started before
- * the previous cut was sent under the old, higher limit and says nothing new; cutting again
- * for each of them would take a burst of N drops as N overloads and collapse the limit to
- * its minimum.
+ * One difference from Netflix's code, deliberate: it hears one summary per sample window
+ * rather than every sample (window.ts says why), so the limit is cut at most once per window
+ * (about two round trips), as TCP cuts its window once per loss event. Cut for each dropped
+ * sample, a burst of N drops, all sent under the same limit, would count as N overloads and
+ * collapse the limit to its minimum.
  *
  * @internal
  * @module
@@ -35,7 +36,8 @@ export interface AimdOptions {
    */
   backoffRatio?: number;
   /**
-   * An attempt that ran longer than this (ms) counts as a drop even if it succeeded.
+   * A sample window whose mean latency is over this (ms) counts as a drop, even if every
+   * attempt in it succeeded.
    * @default 5_000
    */
   timeoutMs?: number;

@@ -1,29 +1,40 @@
 /**
  * Gradient2: a delay-based limit following Netflix concurrency-limits' `Gradient2Limit`. It
- * compares the latency now with a long-term average and shrinks the limit in proportion when
- * the dependency slows down:
+ * compares a sample window's mean latency with a long-term average and shrinks the limit in
+ * proportion when the dependency slows down:
  *
  * ```
- * shortRtt = the sample's latency
- * longRtt  = exponential average of latencies over about `longWindow` samples
- *            (a plain average of the first 10); when longRtt > 2 × shortRtt it decays
- *            by 10% per sample, so it comes back down quickly after a long overload
+ * rtt      = the window's mean latency (attempts not dropped)
+ * longRtt  = exponential average of window latencies over about `longWindow` windows
+ *            (a plain average of the first 10)
  *
- * gradient = clamp(longRtt / shortRtt, 0.5, 1)      (a drop counts as 0.5)
+ * gradient = clamp(longRtt / rtt, 0.5, 1), at most 1 − (share of the window dropped)
  * new      = limit × gradient + queueSize
  * limit   ← (1 − smoothing) × limit + smoothing × new,  kept within [min, max]
  * ```
  *
  * While latency holds steady the gradient is 1 and the limit grows by `queueSize ×
- * smoothing` per sample; when latency rises the gradient falls below 1 and the limit falls
- * (by at most half of `smoothing` per sample, so one outlier cannot halve it). It uses
- * averages rather than the minimum, so it suits dependencies whose latency varies from call
- * to call.
+ * smoothing` per window; when latency rises the gradient falls below 1 and the limit falls
+ * (by at most half of `smoothing` per window, so one outlier cannot halve it). At rest the
+ * limit sits where `limit × (1 − gradient) = queueSize`: about `queueSize` operations queued
+ * at the dependency. It uses averages rather than the minimum, so it suits dependencies
+ * whose latency varies from call to call.
  *
- * Differences from Netflix's code, each deliberate: Netflix ignores drops; here a drop (an
- * attempt that timed out or was refused for overload) counts as the steepest gradient, 0.5,
- * and its duration stays out of the averages (an instant refusal would otherwise look like a
- * fast, healthy answer). A sample of 0 ms (a millisecond clock) is skipped.
+ * Differences from Netflix's code, each deliberate:
+ * - One update per sample window rather than per sample (window.ts says why).
+ * - `longRtt` rises only from windows in which the limit was not reached. Once the limit is
+ *   what holds concurrency down, slower windows are the limit's own queueing, not a new
+ *   baseline; Netflix's average follows them, so under sustained load the gradient returns
+ *   to 1 and the limit creeps up by `queueSize × smoothing` per update for as long as the
+ *   load lasts. `longRtt` falls at ten times the rate it rises, and by 10% at once when it is
+ *   over twice the window's latency (Netflix's rule for the end of a long overload).
+ * - The baseline probe ({@link BaselineProbe}) re-measures `longRtt` with the limit halved
+ *   about every `probeMultiplier × limit` windows, and soon after a window runs 10% faster
+ *   than it: how a baseline that only rises while unsaturated still follows a dependency
+ *   whose base latency rose during an overload, or fell.
+ * - Drops: Netflix ignores them; here the gradient is at most the share of the window not
+ *   dropped (all dropped: 0.5), and dropped attempts stay out of the latency (an instant
+ *   refusal would otherwise look like a fast, healthy answer).
  *
  * @internal
  * @module
@@ -47,7 +58,7 @@ export interface Gradient2Options {
    */
   queueSize?: number;
   /**
-   * Samples the long-term latency average spans (its weight is `2 / (longWindow + 1)`).
+   * Windows the long-term latency average spans (a new window weighs `2 / (longWindow + 1)`).
    * @default 600
    */
   longWindow?: number;
@@ -87,7 +98,7 @@ export function gradient2Params(o: Gradient2Options, at: string): Gradient2Param
 /** A window this much faster than the baseline shows the baseline is stale. */
 const STALE = 0.9;
 
-/** Samples averaged plainly before the long-term average turns exponential. */
+/** Windows averaged plainly before the long-term average turns exponential. */
 const WARMUP = 10;
 
 export class Gradient2 implements LimitAlgorithm {
@@ -116,7 +127,10 @@ export class Gradient2 implements LimitAlgorithm {
     if (this.#probe.active) {
       const end = this.#probe.step(window);
       if (end === undefined) return this.estimate;
-      if (end.baseline !== undefined) this.#longRtt = end.baseline;
+      if (end.baseline !== undefined) {
+        this.#longRtt = end.baseline;
+        this.#count = WARMUP;
+      }
       this.estimate = end.restore;
       if (end.baseline !== undefined) return this.estimate;
     }

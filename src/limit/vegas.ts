@@ -1,7 +1,8 @@
 /**
  * Vegas: a delay-based limit after TCP Vegas, following Netflix concurrency-limits'
  * `VegasLimit`. It estimates how many operations are queued at the dependency from how much
- * slower an attempt ran than the fastest ("no-load") attempt seen:
+ * slower a sample window ran than the fastest ("no-load") window seen. With `rtt` the
+ * window's mean latency:
  *
  * ```
  * queue = ceil(limit × (1 − rttNoLoad / rtt))
@@ -11,22 +12,25 @@
  * queue < alpha × step  → limit + step           (a little queued: grow)
  * queue > beta × step   → limit − step           (queueing: shrink)
  * otherwise             → limit                  (the sweet spot)
- * a drop                → limit − step
+ * a drop in the window  → limit − step
  *
  * limit ← (1 − smoothing) × limit + smoothing × new limit,  kept within [min, max]
  * ```
  *
  * So the limit settles where between `alpha × step` and `beta × step` operations wait at
- * the dependency: its capacity plus a few. `rttNoLoad` is the smallest latency seen; every
- * `probeMultiplier × limit` samples (times a random factor in [0.5, 1), so that clients
- * sharing a dependency do not probe in step) it is reset to the current sample, so a
- * dependency whose base latency rose is measured afresh.
+ * the dependency: its capacity plus a few. `rttNoLoad` is the smallest window latency seen
+ * since the last baseline probe ({@link BaselineProbe}), which re-measures it with the limit
+ * halved about every `probeMultiplier × limit` windows, and soon after a window runs 10%
+ * faster than it.
  *
- * Differences from Netflix's code, each deliberate: a drop decreases the limit before
- * anything else and never becomes the no-load latency (an overloaded server's instant
- * refusal is the fastest answer there is, and would make every later sample look queued);
- * a sample of 0 ms (a millisecond clock) says nothing about queueing and only counts toward
- * the probe; and `step` is `log10` at every size (Netflix switches to `sqrt` at 1000).
+ * Differences from Netflix's code, each deliberate: it hears one summary per sample window
+ * rather than every sample (window.ts says why); its probe measures the no-load latency with
+ * the queue drained, where Netflix's takes the current, loaded sample as the no-load latency
+ * (which under sustained load ratchets the limit up at every probe); a drop decreases the
+ * limit before anything else, and dropped attempts never count towards the latency (an
+ * overloaded server's instant refusal is the fastest answer there is, and would make every
+ * later window look queued); and `step` is `log10` at every size (Netflix switches to `sqrt`
+ * at 1000).
  *
  * @internal
  * @module
@@ -63,7 +67,8 @@ export interface VegasOptions {
    */
   smoothing?: number;
   /**
-   * The no-load latency is measured afresh about every `probeMultiplier × limit` samples.
+   * The no-load latency is measured afresh, with the limit halved for two windows, about
+   * every `probeMultiplier × limit` windows.
    * @default 30
    */
   probeMultiplier?: number;
@@ -103,7 +108,7 @@ export class Vegas implements LimitAlgorithm {
   readonly #bounds: LimitBounds;
   readonly #params: VegasParams;
   readonly #probe: BaselineProbe;
-  /** The smallest window latency seen since the last probe; 0 before the first. */
+  /** The smallest window latency seen since the last probe; 0 before the first window. */
   #noLoadRtt = 0;
 
   constructor(bounds: LimitBounds, params: VegasParams, random: () => number) {
