@@ -102,9 +102,11 @@ export interface AdaptiveLimit extends Bulkhead {
   onLimitChange(listener: LimitChangeListener): () => void;
   /**
    * @internal Hears one finished attempt (its latency, whether it was dropped, the
-   * operations in flight). The policy calls it for every attempt.
+   * operations in flight). The policy calls it for every attempt. Returns the change when
+   * this sample closed a window that moved the limit (listeners have heard it by then), so
+   * the caller can report it as an event without subscribing.
    */
-  sample(sample: AttemptSample): void;
+  sample(sample: AttemptSample): LimitChange | undefined;
 }
 
 const COMMON_KEYS = ['algorithm', 'initialLimit', 'minLimit', 'maxLimit', 'maxQueue', 'window'] as const;
@@ -187,15 +189,14 @@ class Limiter implements AdaptiveLimit, Admission {
     return BulkheadRejectedError.fast(this.#limit, this.maxQueue);
   }
 
-  sample(sample: AttemptSample): void {
+  sample(sample: AttemptSample): LimitChange | undefined {
     const window = this.#window.add(sample);
-    if (window === undefined) return;
+    if (window === undefined) return undefined;
     const next = Math.floor(this.#algorithm.update(window));
     const previous = this.#limit;
-    if (next === previous) return;
+    if (next === previous) return undefined;
     this.#limit = next;
     if (next > previous) this.#grant();
-    if (this.#listeners.length === 0) return;
     const change: LimitChange = Object.freeze({ previous, limit: next, at: window.now });
     for (const listener of this.#listeners) {
       try {
@@ -204,6 +205,7 @@ class Limiter implements AdaptiveLimit, Admission {
         reportListenerError(error);
       }
     }
+    return change;
   }
 
   onLimitChange(listener: LimitChangeListener): () => void {

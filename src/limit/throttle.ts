@@ -171,6 +171,17 @@ class Throttler implements AdaptiveThrottle {
   }
 }
 
+/** True when `value` is a throttle (what a policy's `throttle` option accepts). */
+export function isThrottle(value: unknown): value is Throttle {
+  return (
+    typeof value === 'object' &&
+    value !== null &&
+    typeof (value as Throttle).allow === 'function' &&
+    typeof (value as Throttle).record === 'function' &&
+    typeof (value as Throttle).rejection === 'function'
+  );
+}
+
 /**
  * Creates an adaptive throttle (client-side adaptive throttling, Google SRE book chapter
  * 21). Before each attempt it rejects locally, with `ThrottledError`, with probability

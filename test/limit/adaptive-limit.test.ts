@@ -325,3 +325,16 @@ describe('adaptiveLimit: when the limit moves', () => {
     expect(l.limit).toBe(2);
   });
 });
+
+describe('adaptiveLimit: sample() returns the change it made', () => {
+  it('the change when a window moved the limit, undefined otherwise', () => {
+    const l = stepping(5);
+    expect(l.sample({ durationMs: 0.25, dropped: false, inFlight: 5, now: T0 })).toBeUndefined();
+    expect(l.sample({ durationMs: 0.25, dropped: false, inFlight: 5, now: T0 + 1 })).toEqual({
+      previous: 5,
+      limit: 6,
+      at: T0 + 1,
+    });
+    expect(l.sample({ durationMs: 0.25, dropped: false, inFlight: 1, now: T0 + 2 })).toBeUndefined();
+  });
+});

@@ -7,6 +7,7 @@ import { types } from 'node:util';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { adaptiveThrottle, BreakwaterError, isBreakwaterError, ThrottledError } from '../../src/index.js';
+import { isThrottle } from '../../src/limit/throttle.js';
 import { seeded } from './support/dependency.js';
 
 const T0 = 1_200_000; // a bucket boundary for the default 10 s buckets
@@ -161,6 +162,12 @@ describe('adaptiveThrottle', () => {
     error.message = 'changed';
     expect(error.message).toBe('changed');
     expect(t.rejection().message).toContain('Throttled');
+  });
+
+  it('isThrottle tells a throttle from other values', () => {
+    expect(isThrottle(adaptiveThrottle())).toBe(true);
+    expect(isThrottle({ allow: () => true })).toBe(false);
+    expect(isThrottle(null)).toBe(false);
   });
 
   it('new ThrottledError() is an ordinary error with a stack', () => {
