@@ -16,7 +16,8 @@ export type BreakwaterErrorCode =
   | 'BREAKWATER_ATTEMPT_TIMEOUT'
   | 'BREAKWATER_BULKHEAD_FULL'
   | 'BREAKWATER_INVALID_OPTIONS'
-  | 'BREAKWATER_NO_STREAM';
+  | 'BREAKWATER_NO_STREAM'
+  | 'BREAKWATER_THROTTLED';
 
 /**
  * Base class of every error breakwater creates.

@@ -90,6 +90,13 @@ export interface DeadlineExceededEvent extends Base {
   readonly elapsedMs: number;
 }
 
+/** An adaptive limit (`adaptiveLimit()`) moved, at most once per sample window. */
+export interface LimitChangedEvent extends Base {
+  readonly type: 'limit-changed';
+  readonly previous: number;
+  readonly limit: number;
+}
+
 /** Hedging sent another attempt while the others still run. */
 export interface HedgeStartedEvent extends Base {
   readonly type: 'hedge-started';
@@ -128,6 +135,7 @@ export type BreakwaterEvent =
   | BulkheadRejectedEvent
   | DeadlineExceededEvent
   | HedgeStartedEvent
+  | LimitChangedEvent
   | FallbackUsedEvent
   | OperationEndEvent;
 

@@ -58,6 +58,7 @@ export type {
   EventListener,
   FallbackUsedEvent,
   HedgeStartedEvent,
+  LimitChangedEvent,
   OperationEndEvent,
   RetryRefusedEvent,
   RetryRefusedReason,
@@ -65,6 +66,29 @@ export type {
 } from './events.js';
 export type { AdaptiveDelayOptions, HedgeOptions } from './hedge/options.js';
 export { newIdempotencyKey } from './idempotency.js';
+export {
+  type AdaptiveLimit,
+  type AdaptiveLimitCommonOptions,
+  type AdaptiveLimitOptions,
+  type AimdLimitOptions,
+  adaptiveLimit,
+  type Gradient2LimitOptions,
+  type LimitChange,
+  type LimitChangeListener,
+  type VegasLimitOptions,
+} from './limit/adaptive-limit.js';
+export type { AimdOptions } from './limit/aimd.js';
+export type { LimitAlgorithmName } from './limit/algorithm.js';
+export type { Gradient2Options } from './limit/gradient2.js';
+export {
+  type AdaptiveThrottle,
+  type AdaptiveThrottleOptions,
+  adaptiveThrottle,
+  type ThrottleSnapshot,
+} from './limit/throttle.js';
+export { ThrottledError } from './limit/throttled-error.js';
+export type { VegasOptions } from './limit/vegas.js';
+export type { LimitWindowOptions } from './limit/window.js';
 export {
   type AttemptContext,
   type ExecuteOptions,

@@ -140,6 +140,10 @@ export class Breaker implements CircuitBreaker {
     return CircuitOpenError.fast(this.#retryAfter, this.#key, cause, context?.policy);
   }
 
+  countsAsFailure(error: unknown): boolean {
+    return (this.#config.isFailure ?? defaultIsFailure)(error) === true;
+  }
+
   record(permit: number, error: unknown, failed: boolean, durationMs: number): void {
     if (permit !== this.#generation) return; // admitted under an earlier state
     const cfg = this.#config;

@@ -168,6 +168,8 @@ export interface CircuitBreaker {
    * in the error.
    */
   rejection(cause: unknown, context?: { readonly policy?: string | undefined }): CircuitOpenError;
+  /** @internal Whether `error` counts against the dependency (the breaker's `isFailure`). */
+  countsAsFailure(error: unknown): boolean;
   /** @internal The outcome of a call admitted with `permit`. */
   record(permit: number, error: unknown, failed: boolean, durationMs: number): void;
   /** @internal A call admitted with `permit` ended with no verdict (e.g. the caller aborted). */

@@ -8,6 +8,7 @@
  */
 import { type AbortSubscriber, unsubscribeAbort } from '../abort.js';
 import type { CircuitBreaker, CircuitState } from '../breaker/circuit-breaker.js';
+import { defaultIsFailure } from '../breaker/options.js';
 import type { TimerHandle } from '../clock.js';
 import { DeadlineExceededError } from '../errors.js';
 import type { BreakwaterEvent } from '../events.js';
@@ -128,6 +129,7 @@ export abstract class OperationBase<T> implements TimedEntry, AbortSubscriber {
       end !== 'success' ||
       listening ||
       hedge !== undefined ||
+      cfg.throttle !== undefined ||
       breaker?.measuresDuration === true ||
       bulkhead?.sample !== undefined;
     const now = timed ? cfg.clock.now() : 0;
@@ -142,10 +144,25 @@ export abstract class OperationBase<T> implements TimedEntry, AbortSubscriber {
       if (end === 'aborted') hedge.recordAbandoned(now - attempt.startedAt, now);
       else if (end !== 'deadline') hedge.recordAttempt(now - attempt.startedAt, now);
     }
-    // An adaptive limit learns from how long attempts take, and which time out.
-    if (bulkhead?.sample !== undefined && end !== 'aborted' && end !== 'failure') {
-      const dropped = end !== 'success';
-      bulkhead.sample({ durationMs: now - attempt.startedAt, dropped, inFlight: bulkhead.active, now });
+    // An adaptive limit learns from how long attempts take and which are dropped; a
+    // throttle, from which the dependency accepted. An abandoned attempt says nothing.
+    const throttle = cfg.throttle;
+    if (end !== 'aborted' && (bulkhead?.sample !== undefined || throttle !== undefined)) {
+      const against =
+        end === 'timeout' ||
+        end === 'deadline' ||
+        (end === 'failure' &&
+          (breaker === undefined ? defaultIsFailure(error) : breaker.countsAsFailure(error)));
+      throttle?.record(!against, now);
+      const change = bulkhead?.sample?.({
+        durationMs: now - attempt.startedAt,
+        dropped: against,
+        inFlight: bulkhead.active,
+        now,
+      });
+      if (change !== undefined && listening) {
+        this.emit(report.limitChanged(cfg.name, now, change.previous, change.limit));
+      }
     }
     if (listening) this.emit(report.attemptEnd(cfg.name, now, attempt, this.key, end, error));
     return now;

@@ -93,7 +93,10 @@ export class Operation<T> extends OperationBase<T> implements AttemptOwner {
     const timed = this.deadline !== undefined || cfg.deadline !== undefined || timeout !== undefined;
     const now = listening
       ? this.startedAt
-      : timed || cfg.attemptTimeout !== undefined || this.breaker?.measuresDuration === true
+      : timed ||
+          cfg.attemptTimeout !== undefined ||
+          cfg.throttle !== undefined ||
+          this.breaker?.measuresDuration === true
         ? cfg.clock.now()
         : 0;
     this.startedAt = now;
@@ -151,6 +154,13 @@ export class Operation<T> extends OperationBase<T> implements AttemptOwner {
         if (this.inFlight === undefined) this.#settle(false, this.circuitRejection(breaker, number));
         return;
       }
+    }
+    const throttle = cfg.throttle;
+    if (throttle !== undefined && !throttle.allow(cfg.random, now)) {
+      // Shed locally: the attempt is never sent, and a throttled operation is not retried.
+      if (breaker !== undefined) breaker.release(permit);
+      if (this.inFlight === undefined) this.#settle(false, throttle.rejection(policy.rejectionContext));
+      return;
     }
     this.attempts = number;
     const timeout = cfg.attemptTimeout;

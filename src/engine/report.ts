@@ -17,6 +17,7 @@ import type {
   DeadlineExceededEvent,
   FallbackUsedEvent,
   HedgeStartedEvent,
+  LimitChangedEvent,
   OperationEndEvent,
   RetryRefusedEvent,
   RetryRefusedReason,
@@ -155,4 +156,8 @@ export function hedgeStarted(
   startedAt: number,
 ): HedgeStartedEvent {
   return { type: 'hedge-started', policy, at, attempt, afterMs: at - startedAt };
+}
+
+export function limitChanged(policy: string, at: number, previous: number, limit: number): LimitChangedEvent {
+  return { type: 'limit-changed', policy, at, previous, limit };
 }

@@ -55,8 +55,11 @@ export interface Admission {
   release(): void;
   /** The rejection for a full stage (cheap: no stack), naming the policy when given. */
   rejection(context?: { readonly policy?: string | undefined }): Error;
-  /** Optional: hears every attempt that ended (adaptive limits learn from it). */
-  sample?(sample: AttemptSample): void;
+  /**
+   * Optional: hears every attempt that ran to an end (adaptive limits learn from it);
+   * returns the limit's move, if it moved.
+   */
+  sample?(sample: AttemptSample): { readonly previous: number; readonly limit: number } | undefined;
 }
 
 /**
@@ -69,7 +72,7 @@ export interface Throttle {
   /** An attempt ended: `accepted` is false when its failure counts against the dependency. */
   record(accepted: boolean, now: number): void;
   /** The rejection for a throttled attempt (cheap: no stack, never retried). */
-  rejection(): Error;
+  rejection(context?: { readonly policy?: string | undefined }): Error;
 }
 
 /** Low-cardinality attributes an adapter gives an operation (`rpc.method`, `server.address`). */

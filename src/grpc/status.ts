@@ -73,6 +73,7 @@ export function statusFromError(error: unknown): StatusWithCause {
     details = `breakwater: ${error.message}`;
     switch (error.code) {
       case 'BREAKWATER_CIRCUIT_OPEN':
+      case 'BREAKWATER_THROTTLED':
         code = Status.UNAVAILABLE;
         break;
       case 'BREAKWATER_DEADLINE_EXCEEDED':

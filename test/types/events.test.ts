@@ -42,6 +42,8 @@ describe('events', () => {
       } else if (e.type === 'operation-end') {
         expectTypeOf(e.outcome).toEqualTypeOf<'success' | 'failure'>();
         expectTypeOf(e.attempts).toBeNumber();
+      } else if (e.type === 'limit-changed') {
+        expectTypeOf(e.limit).toBeNumber();
       } else if (e.type === 'hedge-started') {
         expectTypeOf(e.afterMs).toBeNumber();
       } else if (e.type === 'fallback-used') {
@@ -53,7 +55,7 @@ describe('events', () => {
     policy({ onEvent: listener }).onEvent(listener)();
   });
 
-  it('are one union of eleven types, with closed unions for reasons and outcomes', () => {
+  it('are one union of twelve types, with closed unions for reasons and outcomes', () => {
     expectTypeOf<BreakwaterEvent['type']>().toEqualTypeOf<
       | 'attempt-start'
       | 'attempt-end'
@@ -64,6 +66,7 @@ describe('events', () => {
       | 'bulkhead-rejected'
       | 'deadline-exceeded'
       | 'hedge-started'
+      | 'limit-changed'
       | 'fallback-used'
       | 'operation-end'
     >();

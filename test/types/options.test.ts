@@ -97,6 +97,7 @@ describe('states and errors', () => {
       | 'BREAKWATER_BULKHEAD_FULL'
       | 'BREAKWATER_INVALID_OPTIONS'
       | 'BREAKWATER_NO_STREAM'
+      | 'BREAKWATER_THROTTLED'
     >();
   });
 
