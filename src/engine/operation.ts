@@ -5,13 +5,13 @@
  *       │            │           │               │
  *       └────────────┴───────────┴───────────────┴──► done
  *
- * - `admitting`: the caller's signal, the breaker, the bulkhead (`start`, `#admit`);
+ * - `admitting`: the caller's signal, the breaker, the bulkhead (`start`, `admit`);
  * - `queued`: waiting for a bulkhead slot;
  * - `attempting`: one attempt or more in flight (hedging runs several);
  * - `waiting`: the backoff between a failed attempt and the next;
- * - `done`: settled, once, in `#settle`; everything the operation held is released.
+ * - `done`: settled, once, in `settle`; everything the operation held is released.
  *
- * Every attempt starts in `#attempt` and ends in `attemptEnded`, whoever ends it: its
+ * Every attempt starts in `beginAttempt` and ends in `attemptEnded`, whoever ends it: its
  * handler (`succeed`/`fail`), its timeout, the deadline, the caller's abort, or the
  * operation settling while it still runs. The stages it calls each do one job: admission
  * (the bulkhead), breaker (permit and record), retry (the decision), timers (deadline and
@@ -47,22 +47,22 @@ export class Operation<T> extends OperationBase<T> implements AttemptOwner {
     const listening = this.listening;
     // Listeners hear durations: the clock is read from the start.
     if (listening) this.startedAt = this.now();
-    const refusal = this.#admit(listening);
-    if (refusal === undefined) this.#begin(listening);
-    else this.#settle(false, refusal.error);
+    const refusal = this.admit(listening);
+    if (refusal === undefined) this.begin(listening);
+    else this.settle(false, refusal.error);
   }
 
   /** Fails the operation before it started (its options were invalid). */
   refuse(error: unknown): void {
     if (this.listening) this.startedAt = this.now();
-    this.#settle(false, error);
+    this.settle(false, error);
   }
 
   /**
    * `admitting`: the caller's signal, the breaker, the bulkhead. Returns why the operation
    * is refused, if it is; leaves it `queued` when it must wait for a slot.
    */
-  #admit(listening: boolean): { error: unknown } | undefined {
+  private admit(listening: boolean): { error: unknown } | undefined {
     const cfg = this.policy.config;
     const signal = this.options?.signal;
     if (signal?.aborted) return { error: signal.reason };
@@ -86,7 +86,7 @@ export class Operation<T> extends OperationBase<T> implements AttemptOwner {
   }
 
   /** Admitted: the deadline, the caller's signal, the budget; then the first attempt. */
-  #begin(listening: boolean): void {
+  private begin(listening: boolean): void {
     const cfg = this.policy.config;
     const options = this.options;
     const timeout = options?.timeout;
@@ -106,7 +106,7 @@ export class Operation<T> extends OperationBase<T> implements AttemptOwner {
       if (timeout !== undefined) deadline = earliest(deadline, now + timeout);
       this.deadline = deadline;
       if (deadline !== undefined && deadline <= now) {
-        this.#deadlinePassed(now);
+        this.deadlinePassed(now);
         return;
       }
     }
@@ -117,7 +117,7 @@ export class Operation<T> extends OperationBase<T> implements AttemptOwner {
     }
     cfg.budget?.onRequest();
     if (this.state !== 'queued') {
-      this.#attempt(now);
+      this.beginAttempt(now);
       return;
     }
     this.armDeadline(now);
@@ -125,22 +125,22 @@ export class Operation<T> extends OperationBase<T> implements AttemptOwner {
       // Granted inside another operation's release: start on a microtask, not in its stack.
       this.cancelQueue = undefined;
       this.holdsSlot = true;
-      queueMicrotask(() => this.#resume());
+      queueMicrotask(() => this.resume());
     });
   }
 
   /** The backoff wait ended, or a queued operation got its slot: the next attempt. */
-  #resume(): void {
+  private resume(): void {
     if (this.state === 'done') return;
     const now = this.now();
     const deadline = this.deadline;
     // The deadline's timer is due but has not fired yet: no attempt may start.
-    if (deadline !== undefined && now >= deadline) this.#deadlinePassed(now);
-    else this.#attempt(now);
+    if (deadline !== undefined && now >= deadline) this.deadlinePassed(now);
+    else this.beginAttempt(now);
   }
 
   /** `attempting`: the one place an attempt starts. */
-  #attempt(now: number): void {
+  private beginAttempt(now: number): void {
     const policy = this.policy;
     const cfg = policy.config;
     const breaker = this.breaker;
@@ -151,7 +151,7 @@ export class Operation<T> extends OperationBase<T> implements AttemptOwner {
       permit = breaker.acquire();
       if (from !== undefined) this.circuitChange(breaker, from, now);
       if (permit < 0) {
-        if (this.inFlight === undefined) this.#settle(false, this.circuitRejection(breaker, number));
+        if (this.inFlight === undefined) this.settle(false, this.circuitRejection(breaker, number));
         return;
       }
     }
@@ -159,7 +159,7 @@ export class Operation<T> extends OperationBase<T> implements AttemptOwner {
     if (throttle !== undefined && !throttle.allow(cfg.random, now)) {
       // Shed locally: the attempt is never sent, and a throttled operation is not retried.
       if (breaker !== undefined) breaker.release(permit);
-      if (this.inFlight === undefined) this.#settle(false, throttle.rejection(policy.rejectionContext));
+      if (this.inFlight === undefined) this.settle(false, throttle.rejection(policy.rejectionContext));
       return;
     }
     this.attempts = number;
@@ -187,7 +187,7 @@ export class Operation<T> extends OperationBase<T> implements AttemptOwner {
     // Hedging: the next attempt follows after the hedge delay, unless an answer comes first.
     const hedge = cfg.hedge;
     if (hedge !== undefined && number < hedge.maxAttempts && !this.hedgesStopped) {
-      this.#armHedge(hedge.delayFor(now));
+      this.armHedge(hedge.delayFor(now));
     }
     const handler = this.handler;
     try {
@@ -216,13 +216,13 @@ export class Operation<T> extends OperationBase<T> implements AttemptOwner {
     const now = this.book(attempt, end, failure);
     if (this.state === 'done') return;
     if (end === 'success') {
-      this.#settle(true, value);
+      this.settle(true, value);
       return;
     }
     this.failures++;
     this.lastError = failure;
     if (cfg.hedge !== undefined) {
-      this.#hedgedFailure(attempt, failure, now);
+      this.hedgedFailure(attempt, failure, now);
       return;
     }
     const { verdict, hinted } = retryAfterFailure(
@@ -237,7 +237,7 @@ export class Operation<T> extends OperationBase<T> implements AttemptOwner {
     );
     if (typeof verdict !== 'number') {
       if (this.listening) this.emit(report.retryRefused(cfg.name, now, attempt.attempt, verdict, failure));
-      if (this.inFlight === undefined) this.#settle(false, failure);
+      if (this.inFlight === undefined) this.settle(false, failure);
       return;
     }
     if (this.listening) {
@@ -247,13 +247,13 @@ export class Operation<T> extends OperationBase<T> implements AttemptOwner {
     this.state = 'waiting';
     this.onWaitOver ??= () => {
       this.waitTimer = undefined;
-      if (this.state === 'waiting') this.#resume();
+      if (this.state === 'waiting') this.resume();
     };
     this.waitTimer = cfg.clock.setTimeout(this.onWaitOver, verdict);
   }
 
   /** Hedging: an attempt failed while others may still run (see `decideHedge`). */
-  #hedgedFailure(attempt: Attempt, failure: unknown, now: number): void {
+  private hedgedFailure(attempt: Attempt, failure: unknown, now: number): void {
     const cfg = this.policy.config;
     if (attempt.attempt === 1) this.firstFailure = failure;
     const classification = classify(failure, attempt, this.options, cfg.retryOn);
@@ -268,25 +268,25 @@ export class Operation<T> extends OperationBase<T> implements AttemptOwner {
       maxDelay: cfg.backoff.maxDelay,
     });
     if (typeof verdict === 'number' && !this.hedgesStopped) {
-      if (verdict === 0) this.#hedge();
-      else this.#armHedge(verdict); // the server's pushback delays the next hedge
+      if (verdict === 0) this.hedge();
+      else this.armHedge(verdict); // the server's pushback delays the next hedge
       return;
     }
     if (typeof verdict !== 'number') {
       if (this.listening) this.emit(report.retryRefused(cfg.name, now, attempt.attempt, verdict, failure));
       // A fatal failure ends the operation, and aborts the rest.
       if (verdict === 'not-retryable') {
-        this.#settle(false, failure);
+        this.settle(false, failure);
         return;
       }
-      this.#stopHedging();
+      this.stopHedging();
     }
     // Otherwise the attempts in flight run on; the operation fails once none is left.
-    if (this.inFlight === undefined && this.waitTimer === undefined) this.#settle(false, this.firstFailure);
+    if (this.inFlight === undefined && this.waitTimer === undefined) this.settle(false, this.firstFailure);
   }
 
   /** No more hedges for this operation. */
-  #stopHedging(): void {
+  private stopHedging(): void {
     this.hedgesStopped = true;
     if (this.waitTimer !== undefined) {
       this.policy.config.clock.clearTimeout(this.waitTimer);
@@ -294,18 +294,18 @@ export class Operation<T> extends OperationBase<T> implements AttemptOwner {
     }
   }
 
-  #armHedge(delay: number): void {
+  private armHedge(delay: number): void {
     const clock = this.policy.config.clock;
     if (this.waitTimer !== undefined) clock.clearTimeout(this.waitTimer);
     this.onWaitOver ??= () => {
       this.waitTimer = undefined;
-      if (this.state === 'attempting') this.#hedge();
+      if (this.state === 'attempting') this.hedge();
     };
     this.waitTimer = clock.setTimeout(this.onWaitOver, delay);
   }
 
   /** Hedging: sends the next attempt beside those in flight, if the budget allows one more. */
-  #hedge(): void {
+  private hedge(): void {
     const cfg = this.policy.config;
     const clock = cfg.clock;
     if (this.waitTimer !== undefined) {
@@ -318,24 +318,24 @@ export class Operation<T> extends OperationBase<T> implements AttemptOwner {
     const allowed = this.attempts < cfg.maxAttempts && (deadline === undefined || now < deadline);
     if (allowed && (budget === undefined || budget.tryRetry())) {
       if (this.listening) this.emit(report.hedgeStarted(cfg.name, now, this.attempts + 1, this.startedAt));
-      this.#attempt(now);
+      this.beginAttempt(now);
       return;
     }
     if (allowed) {
       // The budget refused: no more hedges for this operation.
-      this.#stopHedging();
+      this.stopHedging();
       if (this.listening)
         this.emit(report.retryRefused(cfg.name, now, this.attempts, 'budget', this.lastError));
     }
-    if (this.inFlight === undefined) this.#settle(false, this.firstFailure);
+    if (this.inFlight === undefined) this.settle(false, this.firstFailure);
   }
 
   onTimer(): void {
-    if (this.state !== 'done') this.#deadlinePassed(this.now());
+    if (this.state !== 'done') this.deadlinePassed(this.now());
   }
 
   /** The deadline passed: attempts in flight count as failed, and the operation fails. */
-  #deadlinePassed(now: number): void {
+  private deadlinePassed(now: number): void {
     const deadline = this.deadline ?? now;
     const error = this.deadlineError(deadline, now);
     this.endAll('deadline', error);
@@ -344,21 +344,21 @@ export class Operation<T> extends OperationBase<T> implements AttemptOwner {
         report.deadlineExceeded(this.policy.config.name, now, this.attempts, deadline, this.startedAt),
       );
     }
-    this.#settle(false, error);
+    this.settle(false, error);
   }
 
   onCallerAbort(): void {
     if (this.state === 'done') return;
     const reason = this.options?.signal?.reason;
     this.endAll('aborted', reason);
-    this.#settle(false, reason);
+    this.settle(false, reason);
   }
 
   /**
    * `done`: the one place the operation settles. Releases everything, then tells the
    * handler (or lets the policy's fallback answer for a failure).
    */
-  #settle(success: boolean, result: unknown): void {
+  private settle(success: boolean, result: unknown): void {
     if (this.state === 'done') return;
     this.state = 'done';
     // Attempts still in flight lost (a hedge won, or the operation failed without them).
