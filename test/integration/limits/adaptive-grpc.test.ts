@@ -21,8 +21,8 @@ import {
 import type { GetOrderRequest, Order, OrderServiceClient } from '../../fixtures/grpc/generated/orders.js';
 import { clientOptions, getOrder, makeClient, type OrdersServer, startServer } from '../grpc/harness.js';
 
-const FAST_MS = 30;
-const SLOW_MS = 150;
+const FAST_MS = 50;
+const SLOW_MS = 250;
 /** More callers than `maxLimit`: the limit, not the callers, holds concurrency down. */
 const CALLERS = 24;
 const BOUNDS = { initialLimit: 8, minLimit: 1, maxLimit: 16, maxQueue: CALLERS } as const;
