@@ -19,11 +19,11 @@
 // closed-loop client keeping every handler busy): timers and a shared machine make it a
 // little lower than HANDLERS / SERVICE_MS.
 //
-// The adaptive configurations run through the policy (`policy({ bulkhead: adaptiveLimit() })`,
-// `policy({ throttle: adaptiveThrottle() })`) once the engine feeds them; until then they are
-// reported as not run. BENCH_LIMITS_MANUAL=1 drives the limit and throttle objects by hand
-// around each call instead, to check the harness: those figures are printed, never written
-// to bench/RESULTS.md, and are not breakwater's.
+// The adaptive configurations run through real policies, as users write them
+// (`policy({ bulkhead: adaptiveLimit() })`, `policy({ throttle: adaptiveThrottle() })`): the
+// engine feeds the limit every attempt and asks the throttle before each one. A start-up
+// check refuses to report figures if a policy does not (so a broken wiring cannot pass as a
+// run without admission control).
 import { credentials, loadPackageDefinition, Server, ServerCredentials, status } from '@grpc/grpc-js';
 import { loadSync } from '@grpc/proto-loader';
 import { forkServer, loadBreakwater } from './lib/dist.mjs';
@@ -39,7 +39,6 @@ const QUEUE = 4 * HANDLERS;
 const NOMINAL = (HANDLERS * 1_000) / SERVICE_MS;
 const DEADLINE_MS = 3 * SERVICE_MS;
 const quick = process.env.BENCH_QUICK === '1';
-const manual = process.env.BENCH_LIMITS_MANUAL === '1';
 const WARMUP_MS = quick ? 1_500 : 2_500;
 const MEASURE_MS = quick ? 1_500 : 3_000;
 const LOADS = [1, 2, 4];
@@ -112,14 +111,14 @@ function outcome(error) {
   return 'other';
 }
 
-/** Whether the policy engine feeds an adaptive limit's `sample` (the wiring of issue 20). */
+/** Whether the policy engine feeds an adaptive limit's `sample`. */
 async function limitWired(bw) {
   const limit = bw.adaptiveLimit();
   let heard = 0;
   const sample = limit.sample.bind(limit);
   limit.sample = (s) => {
     heard++;
-    sample(s);
+    return sample(s);
   };
   await bw.policy({ bulkhead: limit }).execute(async () => 1);
   return heard > 0;
@@ -147,7 +146,10 @@ async function main() {
   const { grpcInterceptor } = await loadBreakwater('grpc');
   const { child, port } = await forkServer(import.meta.url);
   const address = `127.0.0.1:${port}`;
-  const wired = { limit: await limitWired(bw), throttle: await throttleWired(bw) };
+  if (!(await limitWired(bw)) || !(await throttleWired(bw))) {
+    child.disconnect();
+    throw new Error('a policy does not feed its adaptive limit or consult its throttle: nothing to measure');
+  }
 
   const base = { deadline: DEADLINE_MS, retry: false };
   /** Clients opened for the current run, closed after it. */
@@ -166,43 +168,13 @@ async function main() {
   const unary = (client) => (request) =>
     new Promise((resolve) => client.GetOrder(request, (error) => resolve(outcome(error))));
 
-  /**
-   * Drives an admission stage or a throttle by hand around each call (BENCH_LIMITS_MANUAL=1):
-   * what the engine will do, approximated, to check the harness before the wiring lands.
-   */
-  const byHand = (client, { limit, throttle }) => {
-    const call = unary(client);
-    return async (request) => {
-      const now = Date.now();
-      if (throttle !== undefined && !throttle.allow(Math.random, now)) return 'rejected';
-      if (limit !== undefined && !limit.tryAcquire()) return 'rejected';
-      const started = performance.now();
-      const result = await call(request);
-      const dropped = result === 'deadline' || result === 'refused';
-      throttle?.record(!dropped && result !== 'other', Date.now());
-      if (limit !== undefined) {
-        limit.sample({
-          durationMs: performance.now() - started,
-          dropped,
-          inFlight: limit.active,
-          now: Date.now(),
-        });
-        limit.release();
-      }
-      return result;
-    };
-  };
-
   const adaptive = (algorithm) => ({
     name: `adaptiveLimit('${algorithm}')`,
-    needs: 'limit',
+    adaptive: true,
     // AIMD reads no latency below its timeout: give it the latency that means overload here.
     make: () =>
       bw.adaptiveLimit(algorithm === 'aimd' ? { algorithm, timeoutMs: 2 * SERVICE_MS } : { algorithm }),
-    build(limit) {
-      if (wired.limit) return unary(channel(bw.policy({ ...base, bulkhead: limit })));
-      return byHand(channel(bw.policy(base)), { limit });
-    },
+    build: (limit) => unary(channel(bw.policy({ ...base, bulkhead: limit }))),
   });
   const configurations = [
     { name: 'no limit', build: () => unary(channel(bw.policy(base))) },
@@ -216,12 +188,9 @@ async function main() {
     adaptive('aimd'),
     {
       name: 'adaptiveThrottle()',
-      needs: 'throttle',
+      adaptive: true,
       make: () => bw.adaptiveThrottle(),
-      build(throttle) {
-        if (wired.throttle) return unary(channel(bw.policy({ ...base, throttle })));
-        return byHand(channel(bw.policy(base)), { throttle });
-      },
+      build: (throttle) => unary(channel(bw.policy({ ...base, throttle }))),
     },
   ];
 
@@ -319,12 +288,7 @@ async function main() {
   rows.push({ name: 'no limit (unloaded)', load: 0.25, ...unloaded });
   log(rows[0]);
 
-  const skipped = [];
   for (const config of configurations) {
-    if (config.needs !== undefined && !wired[config.needs] && !manual) {
-      skipped.push(config.name);
-      continue;
-    }
     for (const load of LOADS) {
       const stage = config.make?.();
       const call = config.build(stage);
@@ -334,7 +298,6 @@ async function main() {
       const row = {
         name: config.name,
         load,
-        manual: config.needs !== undefined && !wired[config.needs],
         limit: stage?.limit,
         ...result,
       };
@@ -349,31 +312,28 @@ async function main() {
     '|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|',
     ...rows.map(
       (r) =>
-        `| ${r.name}${r.manual ? ' (by hand)' : ''} | ${r.load}× | ${r.goodput.toFixed(0)} | ${((100 * r.goodput) / CAPACITY).toFixed(1)}% | ${Number.isNaN(r.p99) ? '—' : r.p99.toFixed(1)} | ${r.highWater} | ${r.counts.rejected} | ${r.counts.refused} | ${r.counts.deadline} | ${r.counts.late} |`,
+        `| ${r.name} | ${r.load}× | ${r.goodput.toFixed(0)} | ${((100 * r.goodput) / CAPACITY).toFixed(1)}% | ${Number.isNaN(r.p99) ? '—' : r.p99.toFixed(1)} | ${r.highWater} | ${r.counts.rejected} | ${r.counts.refused} | ${r.counts.deadline} | ${r.counts.late} |`,
     ),
   ].join('\n');
 
   const at = (name, load) => rows.find((r) => r.name === name && r.load === load);
-  const adaptiveNames = configurations.filter((c) => c.needs !== undefined).map((c) => c.name);
-  const ran = adaptiveNames.filter((n) => at(n, 4) !== undefined);
+  const adaptiveNames = configurations.filter((c) => c.adaptive).map((c) => c.name);
   const verdicts = [];
-  if (ran.length > 0) {
-    const best = ran
-      .map((n) => at(n, 4))
-      .sort((a, b) => b.goodput - a.goodput)
-      .at(0);
+  const best = adaptiveNames
+    .map((n) => at(n, 4))
+    .sort((a, b) => b.goodput - a.goodput)
+    .at(0);
+  verdicts.push(
+    `At 4×, the best adaptive configuration (${best.name}) keeps ${((100 * best.goodput) / CAPACITY).toFixed(1)}% of capacity (target ≥ 90%) with p99 ${best.p99.toFixed(1)} ms, ${(best.p99 / unloaded.p99).toFixed(2)}× the unloaded p99 (target ≤ 2×).`,
+  );
+  const oneX = at('no limit', 1);
+  for (const n of adaptiveNames) {
+    const r = at(n, 1);
     verdicts.push(
-      `At 4×, the best adaptive configuration (${best.name}) keeps ${((100 * best.goodput) / CAPACITY).toFixed(1)}% of capacity (target ≥ 90%) with p99 ${best.p99.toFixed(1)} ms, ${(best.p99 / unloaded.p99).toFixed(2)}× the unloaded p99 (target ≤ 2×).`,
+      oneX.goodput > 0
+        ? `At 1×, ${n} keeps ${((100 * r.goodput) / oneX.goodput).toFixed(1)}% of the goodput without a limit (target ≥ 98%).`
+        : `At 1×, ${n}: ${r.goodput.toFixed(0)}/s, where no limit collapsed to 0 (target: at most 2% below no limit).`,
     );
-    const oneX = at('no limit', 1);
-    for (const n of ran) {
-      const r = at(n, 1);
-      verdicts.push(
-        oneX.goodput > 0
-          ? `At 1×, ${n} keeps ${((100 * r.goodput) / oneX.goodput).toFixed(1)}% of the goodput without a limit (target ≥ 98%).`
-          : `At 1×, ${n}: ${r.goodput.toFixed(0)}/s, where no limit collapsed to 0 (target: at most 2% below no limit).`,
-      );
-    }
   }
   for (const n of ['no limit', `bulkhead(${4 * HANDLERS}): 4× the right value`]) {
     const r = at(n, 4);
@@ -381,10 +341,6 @@ async function main() {
       `At 4×, ${n}: ${((100 * r.goodput) / CAPACITY).toFixed(1)}% of capacity (target: below 50%).`,
     );
   }
-  const notRun =
-    skipped.length > 0
-      ? `\n\nNot run: ${skipped.join(', ')}. Their policies do not feed the limit or the throttle yet (the engine wiring of issue 20).`
-      : '';
   const body = `${table}
 
 The server has ${HANDLERS} handlers of ${SERVICE_MS} ms each (${NOMINAL} calls/s on paper, ${CAPACITY.toFixed(0)} measured
@@ -397,14 +353,8 @@ Goodput counts successes that reached the caller within the deadline (later ones
 The unloaded row (a quarter of the capacity, no limit) gives the unloaded p99, ${unloaded.p99.toFixed(1)} ms.
 \`adaptiveLimit('aimd')\` gets \`timeoutMs: ${2 * SERVICE_MS}\`: it reads no latency below it.
 
-${verdicts.map((v) => `- ${v}`).join('\n')}${notRun}`;
+${verdicts.map((v) => `- ${v}`).join('\n')}`;
 
-  if (rows.some((r) => r.manual)) {
-    console.log(
-      `\nBENCH_LIMITS_MANUAL=1: the adaptive rows drove the objects by hand, not through a policy.\nNot breakwater's figures; bench/results/limits.md left as it was.\n\n${body}`,
-    );
-    return;
-  }
   writeSection('limits', 'Admission under overload: goodput, p99 and in-flight calls on loopback gRPC', body);
 }
 

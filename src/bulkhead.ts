@@ -5,6 +5,7 @@
  * @module
  */
 import { BulkheadRejectedError } from './errors.js';
+import { WaitQueue } from './limit/wait-queue.js';
 import { num, obj } from './validate.js';
 
 /** Options of {@link bulkhead}. */
@@ -20,12 +21,6 @@ export interface BulkheadOptions {
    * @default 0
    */
   maxQueue?: number;
-}
-
-/** A waiting operation; `cancelled` marks one that left the queue early. */
-interface Waiter {
-  grant: () => void;
-  cancelled: boolean;
 }
 
 /**
@@ -60,9 +55,11 @@ class Semaphore implements Bulkhead {
   readonly maxConcurrent: number;
   readonly maxQueue: number;
   active = 0;
-  #waiting: Waiter[] = [];
-  #head = 0;
-  #queued = 0;
+  /**
+   * @internal The waiters, FIFO (the adaptive limit's queue): waiters cancelled behind a
+   * head that is never served are swept, so memory stays bounded by `maxQueue`.
+   */
+  readonly waiting = new WaitQueue();
 
   constructor(maxConcurrent: number, maxQueue: number) {
     this.maxConcurrent = maxConcurrent;
@@ -70,11 +67,11 @@ class Semaphore implements Bulkhead {
   }
 
   get queued(): number {
-    return this.#queued;
+    return this.waiting.size;
   }
 
   tryAcquire(): boolean {
-    if (this.active < this.maxConcurrent && this.#queued === 0) {
+    if (this.active < this.maxConcurrent && this.waiting.size === 0) {
       this.active++;
       return true;
     }
@@ -82,42 +79,16 @@ class Semaphore implements Bulkhead {
   }
 
   enqueue(grant: () => void): (() => void) | undefined {
-    if (this.#queued >= this.maxQueue) return undefined;
-    const waiter: Waiter = { grant, cancelled: false };
-    this.#waiting.push(waiter);
-    this.#queued++;
-    return () => {
-      if (waiter.cancelled) return;
-      waiter.cancelled = true;
-      this.#queued--;
-      this.#compact();
-    };
+    if (this.waiting.size >= this.maxQueue) return undefined;
+    return this.waiting.push(grant);
   }
 
   release(): void {
     this.active--;
-    while (this.#head < this.#waiting.length) {
-      const next = this.#waiting[this.#head] as Waiter;
-      this.#waiting[this.#head++] = undefined as never;
-      if (next.cancelled) continue;
-      next.cancelled = true; // granted: a late cancel is a no-op
-      this.#queued--;
-      this.active++;
-      this.#compact();
-      next.grant();
-      return;
-    }
-    this.#compact();
-  }
-
-  #compact(): void {
-    if (this.#queued === 0) {
-      this.#waiting = [];
-      this.#head = 0;
-    } else if (this.#head > 64 && this.#head * 2 > this.#waiting.length) {
-      this.#waiting = this.#waiting.slice(this.#head);
-      this.#head = 0;
-    }
+    const grant = this.waiting.shift();
+    if (grant === undefined) return;
+    this.active++;
+    grant();
   }
 
   rejection(context?: { readonly policy?: string | undefined }): BulkheadRejectedError {
@@ -125,7 +96,7 @@ class Semaphore implements Bulkhead {
       this.maxConcurrent,
       this.maxQueue,
       this.active,
-      this.#queued,
+      this.waiting.size,
       context?.policy,
     );
   }

@@ -2,6 +2,7 @@
 import { describe, expect, it } from 'vitest';
 import { isBulkhead } from '../src/bulkhead.js';
 import { BulkheadRejectedError, bulkhead, isBreakwaterError } from '../src/index.js';
+import type { WaitQueue } from '../src/limit/wait-queue.js';
 
 describe('bulkhead', () => {
   it('defaults to 100 concurrent and no queue', () => {
@@ -103,6 +104,20 @@ describe('bulkhead', () => {
     ];
     expect(granted).toEqual(expected);
     expect(b.active).toBe(1);
+  });
+
+  it('stays bounded when waiters cancelled behind a head that is never served come and go', () => {
+    const b = bulkhead({ maxConcurrent: 1, maxQueue: 10 });
+    b.tryAcquire();
+    const granted: string[] = [];
+    b.enqueue(() => granted.push('head')); // never cancelled, served only at the end
+    for (let i = 0; i < 100_000; i++) b.enqueue(() => granted.push('gone'))?.();
+    expect(b.queued).toBe(1);
+    // Internal: the entries the queue still holds (swept cancelled ones included).
+    expect((b as unknown as { waiting: WaitQueue }).waiting.slots).toBeLessThan(200);
+    b.release();
+    expect(granted).toEqual(['head']);
+    expect([b.active, b.queued]).toEqual([1, 0]);
   });
 
   it('builds a BulkheadRejectedError describing its limits', () => {

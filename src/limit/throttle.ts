@@ -194,7 +194,7 @@ export function isThrottle(value: unknown): value is Throttle {
  * through.
  *
  * @example
- * ```ts no-check
+ * ```ts
  * import { adaptiveThrottle, policy } from 'breakwater';
  * const loyalty = policy({ throttle: adaptiveThrottle({ k: 2, windowMs: 120_000 }) });
  * ```

@@ -7,10 +7,7 @@
  */
 import { BreakwaterError, type BreakwaterErrorCode } from '../errors.js';
 
-/**
- * The code of {@link ThrottledError}. Not (yet) a member of `BreakwaterErrorCode`, whose
- * union lives in errors.ts; the cast is confined to this file.
- */
+/** The code of {@link ThrottledError} (a member of `BreakwaterErrorCode`). */
 const CODE: BreakwaterErrorCode = 'BREAKWATER_THROTTLED';
 
 function message(probability: number): string {

@@ -1,7 +1,7 @@
 /**
- * The FIFO of operations waiting for a slot of an adaptive limit: O(1) amortized push, pop
- * and cancel (a cancelled waiter is marked and skipped when it reaches the head), memory
- * bounded by the queue's capacity.
+ * The FIFO of operations waiting for a slot of a bulkhead or an adaptive limit: O(1)
+ * amortized push, pop and cancel (a cancelled waiter is marked and skipped when it reaches
+ * the head), memory bounded by the queue's capacity.
  *
  * @internal
  * @module

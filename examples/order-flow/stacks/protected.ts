@@ -7,8 +7,9 @@
  * - Checkout hands Discount and Orders what is left of that deadline, and cancels them when
  *   the shopper goes away.
  * - Discount calls Loyalty with what is left of Checkout's deadline (`callOptionsFrom`),
- *   a short attempt timeout, a retry budget and a circuit breaker: while Loyalty is cold,
- *   the breaker opens and Discount answers at once without loyalty points.
+ *   a short attempt timeout, a retry budget, a circuit breaker and an adaptive concurrency
+ *   limit: while Loyalty is cold, the breaker opens and Discount answers at once without
+ *   loyalty points, and the limit falls with every window of timeouts.
  * - Orders publishes with the order id as Nats-Msg-Id, inside what is left of the
  *   checkout's deadline, behind a breaker on the stream; a publish that does not make it
  *   goes to the outbox, whose retries carry the same msgID (so the server drops a copy
@@ -27,6 +28,7 @@ import { credentials, Metadata } from '@grpc/grpc-js';
 import type { JsMsg } from '@nats-io/jetstream';
 import { headers } from '@nats-io/transport-node';
 import {
+  adaptiveLimit,
   type BreakwaterEvent,
   backoff,
   circuitBreaker,
@@ -180,6 +182,10 @@ export function protectedStack(recorder: Recorder): Stack {
       const loyaltyPolicy = watched('Loyalty', {
         name: 'loyalty',
         attemptTimeout: 150,
+        // No hand-set pool size: the limit is learned. Warm, Loyalty answers in a few ms (too
+        // fast for latency to say much on a ms clock); cold, its attempts time out, and each
+        // window with a timeout cuts the limit by 10% ('aimd'), so fewer calls wait on it.
+        bulkhead: adaptiveLimit({ algorithm: 'aimd' }),
         retry: { maxAttempts: 2, backoff: quickBackoff, budget: budget() },
         circuitBreaker: circuitBreaker({
           window: { type: 'time', durationMs: 2_000, buckets: 4 },
