@@ -142,6 +142,11 @@ export type CircuitStateListener = (change: CircuitStateChange) => void;
  * holds it is counted in the same window.
  */
 export interface CircuitBreaker {
+  /**
+   * Distinguishes it from a keyed breaker (whose `keyed` is true), so that
+   * `policy.circuitBreaker` narrows: `if (breaker && !breaker.keyed) breaker.metrics()`.
+   */
+  readonly keyed: false;
   /** The current state. Reading it lets an open breaker whose time is up turn half-open. */
   readonly state: CircuitState;
   /** Forces the breaker open until {@link CircuitBreaker.reset} (maintenance, kill switch). */
