@@ -14,13 +14,13 @@ export interface BulkheadOptions {
    * Operations allowed to run at once.
    * @default 100
    */
-  maxConcurrent?: number;
+  maxConcurrent?: number | undefined;
   /**
    * Operations allowed to wait for a slot; 0 rejects at once when full. A waiting
    * operation still obeys its deadline and the caller's signal.
    * @default 0
    */
-  maxQueue?: number;
+  maxQueue?: number | undefined;
 }
 
 /**

@@ -41,6 +41,7 @@ const ISOLATED: State = Object.freeze({ kind: 'isolated' });
 
 /** @internal The breaker implementation, also used per key by the keyed breaker. */
 export class Breaker implements CircuitBreaker {
+  readonly keyed = false as const;
   readonly #config: BreakerConfig;
   readonly #window: OutcomeWindow | undefined;
   readonly #key: string | undefined;

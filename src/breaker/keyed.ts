@@ -25,14 +25,14 @@ export interface KeyedCircuitBreakerOptions extends Omit<CircuitBreakerOptions, 
    * starts again closed).
    * @default 1_000
    */
-  maxKeys?: number;
+  maxKeys?: number | undefined;
   /**
    * A closed breaker unused for this long is dropped, in ms. Idle keys are looked for when
    * a new key is created (no timer runs), so an idle breaker may live on until then; open,
    * half-open and isolated breakers are never dropped for being idle.
    * @default 600_000 (10 minutes)
    */
-  idleMs?: number;
+  idleMs?: number | undefined;
 }
 
 /** One breaker state per key. Pass it as a policy's `circuitBreaker`; adapters supply the key. */

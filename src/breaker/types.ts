@@ -27,7 +27,7 @@ export type WindowOptions =
        * up to one bucket (the current bucket included).
        * @default 10
        */
-      buckets?: number;
+      buckets?: number | undefined;
     };
 
 /** Options of {@link circuitBreaker}. */
@@ -36,25 +36,25 @@ export interface CircuitBreakerOptions {
    * Window over which rates are computed.
    * @default { type: 'count', size: 100 }
    */
-  window?: WindowOptions;
+  window?: WindowOptions | undefined;
   /**
    * Open when failures / calls in the window reaches this, in (0, 1].
    * @default 0.5
    */
-  failureRateThreshold?: number;
+  failureRateThreshold?: number | undefined;
   /**
    * Rates are only judged once the window holds at least this many calls.
    * @default 20 (capped at the count window's size)
    */
-  minimumCalls?: number;
+  minimumCalls?: number | undefined;
   /**
    * Also open after this many failures in a row. When this is the only rule you set
    * (no `window`, `failureRateThreshold`, `minimumCalls` or `slowCall`), the breaker is a
    * pure consecutive-failures breaker and the rate rule is off.
    */
-  consecutiveFailures?: number;
+  consecutiveFailures?: number | undefined;
   /** Optional: calls at least `durationMs` long count as slow; open when slow / calls reaches `rateThreshold`. */
-  slowCall?: { durationMs: number; rateThreshold: number };
+  slowCall?: { durationMs: number; rateThreshold: number } | undefined;
   /**
    * How long the breaker stays open before letting probes through, in ms; or a
    * {@link Backoff} whose delay grows with each consecutive re-open (reset on close).
@@ -62,23 +62,23 @@ export interface CircuitBreakerOptions {
    * pass `jitter: 'none'` or `'equal'` for a growing open time with a floor.
    * @default 5_000
    */
-  openDuration?: number | Backoff;
+  openDuration?: number | Backoff | undefined;
   /**
    * Half-open probing: at most `maxProbes` calls in flight at once (others are rejected at
    * once, not queued); `successThreshold` successful probes in a row close the breaker;
    * any failed or slow probe re-opens it.
    * @default { maxProbes: 1, successThreshold: 1 }
    */
-  halfOpen?: { maxProbes?: number; successThreshold?: number };
+  halfOpen?: { maxProbes?: number | undefined; successThreshold?: number | undefined } | undefined;
   /**
    * Which errors count against the dependency.
    * @default every error except breakwater's own rejections (circuit open, bulkhead full)
    */
-  isFailure?: (error: unknown) => boolean;
+  isFailure?: ((error: unknown) => boolean) | undefined;
   /** Restores a state saved with {@link CircuitBreaker.toJSON}. */
-  initialState?: CircuitBreakerSnapshot;
+  initialState?: CircuitBreakerSnapshot | undefined;
   /** Source of time. @default systemClock */
-  clock?: Clock;
+  clock?: Clock | undefined;
 }
 
 /** A state change, delivered to {@link CircuitBreaker.onStateChange} listeners. */
@@ -142,6 +142,11 @@ export type CircuitStateListener = (change: CircuitStateChange) => void;
  * holds it is counted in the same window.
  */
 export interface CircuitBreaker {
+  /**
+   * Distinguishes it from a keyed breaker (whose `keyed` is true), so that
+   * `policy.circuitBreaker` narrows: `if (breaker && !breaker.keyed) breaker.metrics()`.
+   */
+  readonly keyed: false;
   /** The current state. Reading it lets an open breaker whose time is up turn half-open. */
   readonly state: CircuitState;
   /** Forces the breaker open until {@link CircuitBreaker.reset} (maintenance, kill switch). */

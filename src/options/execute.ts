@@ -18,6 +18,15 @@ const PLAINLY_A_DURATION = 1e11;
 
 const KNOWN = 'signal, deadline, timeout, idempotencyKey, key, retryOn';
 
+/** A given value as a message shows it: strings quoted, dates as dates, objects by kind. */
+function show(value: unknown): string {
+  if (typeof value === 'string') return JSON.stringify(value);
+  if (value instanceof Date)
+    return `a Date (${Number.isNaN(value.getTime()) ? 'invalid' : value.toISOString()})`;
+  if (typeof value === 'object' && value !== null) return 'an object';
+  return typeof value === 'function' ? 'a function' : String(value);
+}
+
 /** What is wrong with `options`, or undefined when they are valid. */
 export function executeOptionsError(options: ExecuteOptions, clock: Clock): InvalidOptionsError | undefined {
   if (typeof options !== 'object' || options === null) {
@@ -42,9 +51,10 @@ export function executeOptionsError(options: ExecuteOptions, clock: Clock): Inva
   const { deadline, timeout, signal, idempotencyKey, key, retryOn } = options;
   if (deadline !== undefined) {
     if (typeof deadline !== 'number' || Number.isNaN(deadline)) {
+      const hint = (deadline as unknown) instanceof Date ? ': pass date.getTime()' : '';
       return new InvalidOptionsError(
         'deadline',
-        `execute options.deadline must be a number (ms since the epoch); got ${String(deadline)}`,
+        `execute options.deadline must be a number (ms since the epoch); got ${show(deadline)}${hint}`,
       );
     }
     // A clock at the real time only: a test clock may well run near the epoch.
@@ -62,14 +72,21 @@ export function executeOptionsError(options: ExecuteOptions, clock: Clock): Inva
   ) {
     return new InvalidOptionsError(
       'timeout',
-      `execute options.timeout must be a number of ms above 0 and at most ${MAX_TIMER}; got ${String(timeout)}`,
+      `execute options.timeout must be a number of ms above 0 and at most ${MAX_TIMER}; got ${show(timeout)}`,
     );
   }
   if (
     signal !== undefined &&
     (typeof signal !== 'object' || signal === null || typeof signal.addEventListener !== 'function')
   ) {
-    return new InvalidOptionsError('signal', 'execute options.signal must be an AbortSignal');
+    const controller =
+      typeof signal === 'object' &&
+      signal !== null &&
+      typeof (signal as { abort?: unknown }).abort === 'function';
+    return new InvalidOptionsError(
+      'signal',
+      `execute options.signal must be an AbortSignal; got ${controller ? 'an AbortController: pass controller.signal' : show(signal)}`,
+    );
   }
   if (idempotencyKey !== undefined && (typeof idempotencyKey !== 'string' || idempotencyKey.length === 0)) {
     return new InvalidOptionsError(

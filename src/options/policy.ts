@@ -38,6 +38,10 @@ export const POLICY_KEYS = [
 ] as const;
 const RETRY_KEYS = ['maxAttempts', 'backoff', 'retryOn', 'budget'] as const;
 
+/** The hint for a factory's options passed where its result belongs. */
+const FACTORY_RESULT = (example: string): string =>
+  ` (what the factory returns, e.g. ${example}, not its options)`;
+
 export function resolvePolicyOptions(options: PolicyOptions): { config: PolicyConfig; raw: PolicyOptions } {
   const o = obj<PolicyOptions>('policy', options, POLICY_KEYS) ?? {};
   const name = o.name ?? 'default';
@@ -76,7 +80,17 @@ export function resolvePolicyOptions(options: PolicyOptions): { config: PolicyCo
   let budget: RetryBudget | undefined;
   let rawRetry: RetryOptions | false | undefined = o.retry;
   if (o.retry !== false) {
-    if (o.retry === null) invalid('retry', 'an object or false', null);
+    if (
+      o.retry !== undefined &&
+      (typeof o.retry !== 'object' || o.retry === null || Array.isArray(o.retry))
+    ) {
+      invalid(
+        'retry',
+        'an object { maxAttempts?, backoff?, retryOn?, budget? } (e.g. { maxAttempts: 3 } for 3 attempts ' +
+          'in all), or false for a single attempt',
+        o.retry,
+      );
+    }
     const r = obj<RetryOptions>('retry', o.retry ?? {}, RETRY_KEYS) ?? {};
     maxAttempts = num('retry.maxAttempts', r.maxAttempts, 3, { min: 1, max: 1_000, integer: true });
     // Hedging counts its own attempts: hedge.maxAttempts replaces retry.maxAttempts.
@@ -85,7 +99,12 @@ export function resolvePolicyOptions(options: PolicyOptions): { config: PolicyCo
       if (isBackoff(r.backoff)) backoffStrategy = r.backoff;
       else if (typeof r.backoff === 'function') backoffStrategy = custom(r.backoff);
       else
-        invalid('retry.backoff', 'a backoff strategy (backoff.exponential(), ...) or a function', r.backoff);
+        invalid(
+          'retry.backoff',
+          'a backoff strategy (backoff.exponential(), backoff.constant(ms), backoff.custom(fn)) or a function ' +
+            `(retry, previousDelay) => ms${typeof r.backoff === 'number' ? `; for a fixed delay write backoff.constant(${r.backoff})` : ''}`,
+          r.backoff,
+        );
     }
     retryOn = validateFn<RetryOn>('retry.retryOn', r.retryOn);
     if (r.budget === undefined) {
@@ -97,7 +116,11 @@ export function resolvePolicyOptions(options: PolicyOptions): { config: PolicyCo
     } else if (isRetryBudget(r.budget)) {
       budget = r.budget;
     } else {
-      invalid('retry.budget', 'a retryBudget() or false', r.budget);
+      invalid(
+        'retry.budget',
+        `a retryBudget() or false${FACTORY_RESULT('retryBudget({ ratio: 0.1 })')}`,
+        r.budget,
+      );
     }
     // `with()` shares this budget; when there is none because this policy never retries,
     // a derived policy that does retry gets a default budget of its own.
@@ -115,10 +138,16 @@ export function resolvePolicyOptions(options: PolicyOptions): { config: PolicyCo
     ) {
       breaker = o.circuitBreaker as CircuitBreaker;
     } else {
-      invalid('circuitBreaker', 'a circuitBreaker() or keyedCircuitBreaker()', o.circuitBreaker);
+      invalid(
+        'circuitBreaker',
+        `a circuitBreaker() or keyedCircuitBreaker()${FACTORY_RESULT('circuitBreaker({ failureRateThreshold: 0.5 })')}`,
+        o.circuitBreaker,
+      );
     }
   }
-  if (o.bulkhead !== undefined && !isBulkhead(o.bulkhead)) invalid('bulkhead', 'a bulkhead()', o.bulkhead);
+  if (o.bulkhead !== undefined && !isBulkhead(o.bulkhead)) {
+    invalid('bulkhead', `a bulkhead()${FACTORY_RESULT('bulkhead({ maxConcurrent: 10 })')}`, o.bulkhead);
+  }
 
   let generateKey: (() => string) | undefined;
   if (typeof o.idempotency === 'object' && o.idempotency !== null) {

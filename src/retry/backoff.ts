@@ -35,17 +35,17 @@ export interface ExponentialBackoffOptions {
    * Delay before the first retry, before jitter, in ms.
    * @default 100
    */
-  initialDelay?: number;
+  initialDelay?: number | undefined;
   /**
    * Largest delay, in ms; also caps server hints.
    * @default 10_000
    */
-  maxDelay?: number;
+  maxDelay?: number | undefined;
   /**
    * Growth factor per retry: retry n waits up to `initialDelay * multiplier ** (n - 1)`.
    * @default 2
    */
-  multiplier?: number;
+  multiplier?: number | undefined;
   /**
    * - `'full'`: uniform in [0, d] (AWS "full jitter"; spreads retries best).
    * - `'equal'`: d/2 plus uniform in [0, d/2].
@@ -57,7 +57,7 @@ export interface ExponentialBackoffOptions {
    * where d = min(maxDelay, initialDelay × multiplier^(n−1)).
    * @default 'full'
    */
-  jitter?: Jitter;
+  jitter?: Jitter | undefined;
 }
 
 /** Options of {@link BackoffFactories.constant | backoff.constant}. */
@@ -68,7 +68,7 @@ export interface ConstantBackoffOptions {
    * Cap for server hints that replace the delay, in ms. At least `delay`.
    * @default delay
    */
-  maxDelay?: number;
+  maxDelay?: number | undefined;
 }
 
 /** Options of {@link BackoffFactories.custom | backoff.custom}. */
@@ -77,7 +77,7 @@ export interface CustomBackoffOptions {
    * Cap applied to the function's result and to server hints, in ms.
    * @default 30_000
    */
-  maxDelay?: number;
+  maxDelay?: number | undefined;
 }
 
 /** A delay function for {@link BackoffFactories.custom | backoff.custom}: `(retry, previousDelay) => ms`. */

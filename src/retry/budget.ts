@@ -35,19 +35,19 @@ export interface RatioBudgetOptions {
    * Retries may be at most this share of the requests seen in the window.
    * @default 0.1
    */
-  ratio?: number;
+  ratio?: number | undefined;
   /**
    * A floor: this many retries per second are allowed even with little traffic.
    * @default 10
    */
-  minPerSecond?: number;
+  minPerSecond?: number | undefined;
   /**
    * Length of the sliding window, in ms.
    * @default 10_000
    */
-  windowMs?: number;
+  windowMs?: number | undefined;
   /** Source of time. @default systemClock */
-  clock?: Clock;
+  clock?: Clock | undefined;
 }
 
 /**

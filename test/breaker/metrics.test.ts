@@ -1,5 +1,5 @@
 /** breaker.metrics() and keyed.metrics(key): the counts the rules see, readable at any time. */
-import { describe, expect, it } from 'vitest';
+import { describe, expect, expectTypeOf, it } from 'vitest';
 import { circuitBreaker } from '../../src/breaker/circuit-breaker.js';
 import { keyedCircuitBreaker } from '../../src/breaker/keyed.js';
 import { call, calls, StepClock } from './helpers.js';
@@ -113,5 +113,28 @@ describe('keyed.metrics(key)', () => {
     expect(keyed.metrics('b')).toMatchObject({ consecutiveFailures: 0, failures: 0, calls: 1 });
     expect(keyed.metrics('c')).toBeUndefined();
     expect(keyed.size).toBe(2);
+  });
+});
+
+describe("a policy's breaker, read through the policy", () => {
+  it('narrows on `keyed`, so policy.circuitBreaker.metrics() type-checks for a plain breaker', async () => {
+    const { policy } = await import('../../src/index.js');
+    const plain = policy({ retry: false, circuitBreaker: circuitBreaker({ consecutiveFailures: 1 }) });
+    await plain
+      .execute(() => {
+        throw new Error('down');
+      })
+      .catch(() => undefined);
+    const breaker = plain.circuitBreaker;
+    if (breaker === undefined || breaker.keyed) throw new Error('expected a plain breaker');
+    expectTypeOf(breaker.metrics).toBeFunction();
+    expect(breaker.metrics().state).toBe('open');
+
+    const perHost = policy({ retry: false, circuitBreaker: keyedCircuitBreaker() });
+    await perHost.execute(() => 1, { key: 'a' });
+    const keyed = perHost.circuitBreaker;
+    if (keyed === undefined || !keyed.keyed) throw new Error('expected a keyed breaker');
+    expect(keyed.metrics('a')).toMatchObject({ state: 'closed', calls: 1 });
+    expect(circuitBreaker().keyed).toBe(false);
   });
 });

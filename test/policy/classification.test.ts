@@ -1,7 +1,10 @@
 /** Rules: default classification; retryOn (policy and per call); `{ retry: false }`. */
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import {
   AttemptTimeoutError,
+  attemptsMade,
   BulkheadRejectedError,
   backoff,
   CircuitOpenError,
@@ -58,6 +61,36 @@ describe('default classification', () => {
     ]) {
       expect(await attemptsFor(error), error.name).toBe(1);
     }
+  });
+
+  it("retries Node's fetch network failure (TypeError: fetch failed), a real one included", async () => {
+    expect(
+      isRetryableByDefault(new TypeError('fetch failed', { cause: new Error('connect ECONNREFUSED') })),
+    ).toBe(true);
+    expect(await attemptsFor(new TypeError('fetch failed'))).toBe(3);
+    // An inner layer's verdict, reported through fetch, is not a network failure.
+    expect(isRetryableByDefault(new TypeError('fetch failed', { cause: new CircuitOpenError(100) }))).toBe(
+      false,
+    );
+    const abort = new DOMException('aborted', 'AbortError');
+    expect(isRetryableByDefault(new TypeError('fetch failed', { cause: abort }))).toBe(false);
+    expect(isRetryableByDefault(new TypeError('Cannot read properties of undefined'))).toBe(false);
+    // A port nothing listens on: fetch rejects with TypeError: fetch failed (cause ECONNREFUSED).
+    const server = createServer();
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const { port } = server.address() as AddressInfo;
+    await new Promise<void>((resolve) => server.close(() => resolve()));
+    let calls = 0;
+    const refused = policy({ retry: { maxAttempts: 3, backoff: () => 0 } });
+    const error = await refused
+      .execute(async ({ signal }) => {
+        calls++;
+        return fetch(`http://127.0.0.1:${port}/`, { signal });
+      })
+      .catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(TypeError);
+    expect(calls).toBe(3);
+    expect(attemptsMade(error)).toBe(3);
   });
 
   it('does not retry an abort (AbortError)', async () => {

@@ -62,11 +62,22 @@ const policyCases: [string, unknown, string][] = [
   ['name', '', 'a non-empty string'],
   ['name', 42, 'a non-empty string'],
   ['retry', 'twice', 'an object'],
-  ['retry', null, 'an object or false'],
+  ['retry', null, 'or false for a single attempt'],
+  ['retry', 3, 'e.g. { maxAttempts: 3 } for 3 attempts in all'],
   ['retry', true, 'an object'],
   ['circuitBreaker', {}, 'a circuitBreaker() or keyedCircuitBreaker()'],
   ['circuitBreaker', 'open', 'a circuitBreaker() or keyedCircuitBreaker()'],
   ['bulkhead', { maxConcurrent: 1 }, 'a bulkhead()'],
+  [
+    'bulkhead',
+    { maxConcurrent: 1 },
+    'what the factory returns, e.g. bulkhead({ maxConcurrent: 10 }), not its options',
+  ],
+  [
+    'circuitBreaker',
+    { failureRateThreshold: 0.5 },
+    'what the factory returns, e.g. circuitBreaker({ failureRateThreshold: 0.5 }), not its options',
+  ],
   ['idempotency', 'yes', 'true or false'],
   ['idempotency', 1, 'true or false'],
   ['idempotency', null, 'true or false'],
@@ -86,10 +97,12 @@ const retryCases: [string, unknown, string][] = [
   ['maxAttempts', 1_001, 'an integer from 1 to 1000'],
   ['maxAttempts', '3', 'an integer from 1 to 1000'],
   ['backoff', 100, 'a backoff strategy'],
+  ['backoff', 200, 'for a fixed delay write backoff.constant(200)'],
   ['backoff', { delay: 100 }, 'a backoff strategy'],
   ['retryOn', true, 'a function'],
   ['budget', true, 'a retryBudget() or false'],
   ['budget', { ratio: 0.1 }, 'a retryBudget() or false'],
+  ['budget', { ratio: 0.1 }, 'e.g. retryBudget({ ratio: 0.1 }), not its options'],
 ];
 
 describe('policy options', () => {
@@ -287,6 +300,84 @@ describe('per-call options', () => {
       expect(n).toBe(0);
     });
   }
+
+  /** The error `execute(fn, options)` rejects with, and whether `fn` ran. */
+  async function rejection(options: unknown): Promise<{ error: unknown; ran: boolean }> {
+    let ran = false;
+    const error = await p
+      .execute(() => {
+        ran = true;
+      }, options as never)
+      .then(
+        () => undefined,
+        (e: unknown) => e,
+      );
+    return { error, ran };
+  }
+
+  it('a deadline below 1e11 is a duration: rejected, saying to use timeout or Date.now() + ms', async () => {
+    const { error, ran } = await rejection({ deadline: 2000 });
+    expect(ran).toBe(false);
+    expect(error).toBeInstanceOf(InvalidOptionsError);
+    expect(error).toMatchObject({ option: 'deadline' });
+    expect((error as Error).message).toContain('pass { timeout: 2000 } for 2000 ms from now');
+    expect((error as Error).message).toContain('{ deadline: Date.now() + 2000 }');
+    // A clock near the epoch (a test's) takes small absolute deadlines.
+    const nearEpoch = policy({ clock: { now: () => 0, setTimeout, clearTimeout } });
+    await expect(nearEpoch.execute(() => 'ok', { deadline: 2000 })).resolves.toBe('ok');
+  });
+
+  it('timeout bounds the call, every attempt and wait, from now', async () => {
+    await expect(p.execute(() => 'ok', { timeout: 2000 })).resolves.toBe('ok');
+    const start = Date.now();
+    const error = await p
+      .execute(
+        ({ signal }) =>
+          new Promise((_, reject) => signal.addEventListener('abort', () => reject(signal.reason))),
+        {
+          timeout: 30,
+        },
+      )
+      .catch((e: unknown) => e);
+    expect(error).toMatchObject({ code: 'BREAKWATER_DEADLINE_EXCEEDED' });
+    expect(Date.now() - start).toBeLessThan(1_000);
+  });
+
+  it.each([
+    [0, 'got 0'],
+    [-5, 'got -5'],
+    ['2s', 'got "2s"'],
+    [2 ** 31, `got ${2 ** 31}`],
+  ])('timeout: %j is refused (%s)', async (timeout, got) => {
+    const { error, ran } = await rejection({ timeout });
+    expect(ran).toBe(false);
+    expect(error).toMatchObject({ option: 'timeout' });
+    expect((error as Error).message).toContain(`execute options.timeout must be a number of ms above 0`);
+    expect((error as Error).message).toContain(got);
+  });
+
+  it.each(['timout', 'attemptTimeout', 'retry'])(
+    'an unknown key (%s) rejects the call, listing the options',
+    async (key) => {
+      const { error, ran } = await rejection({ [key]: 100 });
+      expect(ran).toBe(false);
+      expect(error).toMatchObject({ code: 'BREAKWATER_INVALID_OPTIONS', option: key });
+      expect((error as Error).message).toBe(
+        `execute options has no option "${key}"; the options are signal, deadline, timeout, idempotencyKey, key, retryOn`,
+      );
+    },
+  );
+
+  it('says what to pass for an AbortController or a Date', async () => {
+    const controller = await rejection({ signal: new AbortController() });
+    expect((controller.error as Error).message).toBe(
+      'execute options.signal must be an AbortSignal; got an AbortController: pass controller.signal',
+    );
+    const date = await rejection({ deadline: new Date(0) });
+    expect((date.error as Error).message).toBe(
+      'execute options.deadline must be a number (ms since the epoch); got a Date (1970-01-01T00:00:00.000Z): pass date.getTime()',
+    );
+  });
 
   it('options that are not an object reject the call', async () => {
     await expect(p.execute(async () => 1, null as never)).rejects.toMatchObject({ option: 'options' });
