@@ -167,7 +167,9 @@ export class PolicyImpl implements Policy, PolicyRuntime {
 
   with(overrides: PolicyOptions): Policy {
     const o = obj<PolicyOptions>('policy.with', overrides, POLICY_KEYS) ?? {};
-    if (o.retry === null) invalid('retry', 'an object or false', null);
+    if (o.retry === null || (o.retry !== undefined && o.retry !== false && typeof o.retry !== 'object')) {
+      invalid('retry', 'an object ({ maxAttempts, backoff, retryOn, budget }) or false', o.retry);
+    }
     const retry =
       o.retry === undefined
         ? this.#raw.retry

@@ -5,7 +5,14 @@
  * @module
  */
 
-const attemptsByError = new WeakMap<object, number>();
+/**
+ * One store per process, shared by every copy of breakwater loaded in it (its ESM and
+ * CommonJS builds, duplicate installs), like the `isBreakwaterError` brand.
+ */
+const STORE = Symbol.for('breakwater.attemptsByError');
+const holder = globalThis as { [STORE]?: WeakMap<object, number> };
+holder[STORE] ??= new WeakMap<object, number>();
+const attemptsByError: WeakMap<object, number> = holder[STORE];
 
 /** @internal Notes that an operation failed with `error` after `attempts` attempts. */
 export function recordAttempts(error: unknown, attempts: number): void {

@@ -119,3 +119,10 @@ describe('what a failure and a policy tell', () => {
     expect(warn).toHaveBeenCalledTimes(1);
   });
 });
+
+describe('policy.with()', () => {
+  it('refuses a retry that is neither an object nor false, as policy() does', () => {
+    expect(() => policy().with({ retry: 3 as unknown as false })).toThrow(InvalidOptionsError);
+    expect(() => policy().with({ retry: 3 as unknown as false })).toThrow(/retry must be an object/);
+  });
+});
