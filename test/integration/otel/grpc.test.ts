@@ -117,8 +117,8 @@ describe('breakwater/otel through grpcInterceptor', () => {
       'breakwater.attempts': 2,
       'breakwater.outcome': 'success',
     });
-    // The adapter's attribute (its value is the adapter's choice: the method's name).
-    expect(op.attributes['rpc.method']).toEqual(expect.any(String));
+    // The adapter's attribute: the method's fully qualified name (no leading slash).
+    expect(op.attributes['rpc.method']).toBe('orders.v1.OrderService/GetOrder');
     expect(op.events.map((e) => e.name)).toEqual(['breakwater.retry']);
     expect(op.events[0]?.attributes).toMatchObject({ 'breakwater.attempt': 1, 'error.type': '14' });
     const attempts = byKind(SpanKind.SERVER);
@@ -129,6 +129,7 @@ describe('breakwater/otel through grpcInterceptor', () => {
     const points = await sdk.points('breakwater.attempt.duration');
     const mine = points.filter((p) => p.attributes['breakwater.policy'] === 'orders');
     expect(mine.map((p) => p.attributes['breakwater.attempt.outcome']).sort()).toEqual(['error', 'success']);
+    for (const p of mine) expect(p.attributes['rpc.method']).toBe('orders.v1.OrderService/GetOrder');
   });
 
   it('a failed call sets the breakwater span’s status; an open breaker shows in the events counter and the gauge', async () => {
