@@ -2,7 +2,7 @@
  * `jetStreamPublisher(js, policy)`: JetStream publishes through a breakwater policy.
  *
  * One publish is one operation of the policy (as `policy.execute` runs it; see
- * `publish-operation.ts`, which also gives telemetry the subject). Every attempt carries the same Nats-Msg-Id (the
+ * `executeAttributed`, which also gives telemetry the subject). Every attempt carries the same Nats-Msg-Id (the
  * caller's `msgID`, else the operation's idempotency key), so when an ack is lost and the
  * attempt is retried, the server's duplicate window drops the second copy and answers
  * `duplicate: true`. Each attempt's request timeout is the time left until the attempt's
@@ -12,6 +12,8 @@
  *
  * @module
  */
+
+import { executeAttributed } from '../attributed.js';
 import {
   type AttemptContext,
   type ExecuteOptions,
@@ -24,8 +26,8 @@ import { invalid, num, obj } from '../validate.js';
 import { jetStreamRetryOn } from './classify.js';
 import { clampDeadline, worstCaseDuration } from './duplicate-window.js';
 import { NoStreamError } from './no-stream.js';
-import { runForSubject, SubjectAttributes } from './publish-operation.js';
 import { StreamDirectory, type StreamRecord } from './streams.js';
+import { SubjectAttributes } from './subject-attributes.js';
 import type {
   ClientPublishOptions,
   HeadersLike,
@@ -179,10 +181,11 @@ class Publisher implements JetStreamPublisher {
         deadline,
       ),
     };
-    return runForSubject(
+    return executeAttributed(
       this.policy,
       this.#attributes,
       subject,
+      undefined,
       (ctx) => this.#send(subject, payload, options, ctx),
       exec,
     );
@@ -209,10 +212,11 @@ class Publisher implements JetStreamPublisher {
       const own = config.clock.now() + config.deadline;
       if (deadline === undefined || own < deadline) deadline = own;
     }
-    const record = await runForSubject(
+    const record = await executeAttributed(
       this.policy,
       this.#attributes,
       subject,
+      undefined,
       () => this.#directory.resolve(subject, stream),
       { key: stream ?? subject, retryOn: this.#retryOn, signal: options?.signal, deadline },
     );

@@ -14,7 +14,7 @@ import {
 } from '../../../examples/shared/nats-server.js';
 import { policy } from '../../../src/index.js';
 import { jetStreamPublisher } from '../../../src/nats/index.js';
-import { MAX_SUBJECTS, SubjectAttributes } from '../../../src/nats/publish-operation.js';
+import { MAX_SUBJECTS, SubjectAttributes } from '../../../src/nats/subject-attributes.js';
 import { openTelemetry } from '../../../src/otel/index.js';
 import { histogramCount, Sdk } from '../../otel/sdk.js';
 import { type ClientKit, connectKit } from '../nats/clients.js';
