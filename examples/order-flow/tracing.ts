@@ -21,8 +21,15 @@
  *
  * @module
  */
-import type { InterceptingCall, InterceptorOptions, Metadata, NextCall } from '@grpc/grpc-js';
-import { type Context, context, ROOT_CONTEXT, type TextMapGetter, trace } from '@opentelemetry/api';
+import { InterceptingCall, type InterceptorOptions, type Metadata, type NextCall } from '@grpc/grpc-js';
+import {
+  type Context,
+  context,
+  ROOT_CONTEXT,
+  type TextMapGetter,
+  type TextMapSetter,
+  trace,
+} from '@opentelemetry/api';
 import { AsyncLocalStorageContextManager } from '@opentelemetry/context-async-hooks';
 import { W3CTraceContextPropagator } from '@opentelemetry/core';
 import {
@@ -61,6 +68,10 @@ export interface WaterfallRow {
   /** `breakwater.outcome` with the attempts made; for the shopper's span, `placed` or `not placed`. */
   readonly outcome: string;
 }
+
+const metadataSetter: TextMapSetter<Metadata> = {
+  set: (carrier, key, value) => carrier.set(key, value),
+};
 
 let contextManager: AsyncLocalStorageContextManager | undefined;
 
@@ -118,17 +129,13 @@ export class OrderFlowTracing {
   }
 
   /** A gRPC client interceptor, below breakwater's: each attempt's `traceparent` in its metadata. */
-  readonly grpc = (options: InterceptorOptions, next: NextCall): InterceptingCall => {
-    const call = next(options);
-    const start = call.start.bind(call);
-    call.start = (metadata, listener) => {
-      this.#propagator.inject(context.active(), metadata, {
-        set: (carrier: Metadata, key: string, value: string) => carrier.set(key, value),
-      });
-      start(metadata, listener);
-    };
-    return call;
-  };
+  readonly grpc = (options: InterceptorOptions, next: NextCall): InterceptingCall =>
+    new InterceptingCall(next(options), {
+      start: (metadata, listener, start) => {
+        this.#propagator.inject(context.active(), metadata, metadataSetter);
+        start(metadata, listener);
+      },
+    });
 
   /** Runs `run` in the context the caller's attempt sent in `call`'s metadata. */
   fromCall<T>(call: { readonly metadata: Metadata }, run: () => T): T {
