@@ -17,6 +17,7 @@ import { NatsUnavailableError } from './nats/server.js';
 import { renderChart } from './report/chart.js';
 import { progressPrinter } from './report/progress.js';
 import { formatClaims, formatTable, formatTransitions } from './report/table.js';
+import { formatWaterfall } from './report/waterfall.js';
 import { type OrderFlowResult, runOrderFlow } from './run.js';
 
 const USAGE = `Usage: npm run example -- [options]
@@ -71,6 +72,10 @@ function report(result: OrderFlowResult, out: string): void {
   if (guarded !== undefined && guarded.transitions.length > 0) {
     console.log('breaker transitions (time since the load started):');
     for (const line of formatTransitions(guarded)) console.log(line);
+  }
+  if (guarded?.trace !== undefined && guarded.trace.length > 0) {
+    console.log('');
+    for (const line of formatWaterfall(guarded.trace)) console.log(line);
   }
   mkdirSync(out, { recursive: true });
   const chart = resolve(out, 'order-flow.svg');

@@ -32,6 +32,7 @@ import { protectedStack, retryBudgetBound } from './stacks/protected.js';
 import type { Mode } from './stacks/types.js';
 import { unprotectedStack } from './stacks/unprotected.js';
 import { startSystem } from './system.js';
+import { OrderFlowTracing, type WaterfallRow } from './tracing.js';
 
 /** The chart's time resolution: at 40 orders/s, 20 orders per point. */
 const CHART_BUCKET_MS = 500;
@@ -95,6 +96,8 @@ export interface RunResult {
   readonly stream: StreamCount;
   /** Wall time of the run, set-up and drain included, ms. */
   readonly wallMs: number;
+  /** Protected: the trace of the slowest checkout, from the spans the OpenTelemetry SDK recorded. */
+  readonly trace?: WaterfallRow[] | undefined;
 }
 
 export interface OrderFlowResult {
@@ -152,7 +155,9 @@ async function runOnce(
   emit({ type: 'run-start', mode });
   const recorder = new Recorder(phaseMs);
   const faults = new Faults();
-  const stack = mode === 'protected' ? protectedStack(recorder) : unprotectedStack();
+  const tracing = mode === 'protected' ? new OrderFlowTracing() : undefined;
+  const stack =
+    tracing !== undefined ? tracing.traced(protectedStack(recorder, tracing)) : unprotectedStack();
   const system = await startSystem(stack, recorder, faults, nats.url);
   const timers: ReturnType<typeof setTimeout>[] = [];
   let ticker: ReturnType<typeof setInterval> | undefined;
@@ -160,6 +165,7 @@ async function runOnce(
   let paused = false;
   let drained = false;
   let stream: StreamCount = { messages: 0, counted: 0, warmUp: 0, deadLetters: 0 };
+  let trace: WaterfallRow[] | undefined;
   try {
     // Connections, channels and the publisher's stream lookup, before the clock starts.
     for (let i = 0; i < 5; i++) {
@@ -231,6 +237,8 @@ async function runOnce(
       nats.resume();
     }
     await system.close();
+    trace = tracing?.slowestCheckout(WARM_UP_CART);
+    await tracing?.shutdown();
   }
 
   const result: RunResult = {
@@ -248,6 +256,7 @@ async function runOnce(
     drained,
     stream,
     wallMs: performance.now() - wallStart,
+    trace,
   };
   emit({ type: 'run-end', mode, result });
   return result;

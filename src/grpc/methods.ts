@@ -5,6 +5,7 @@
  * @module
  */
 import type { CallOptions, InterceptorOptions } from '@grpc/grpc-js';
+import type { OperationAttributes } from '../engine/stages.js';
 import type { Clock, Policy, RetryOn } from '../index.js';
 import { bool, invalid, obj, fn as validateFn } from '../validate.js';
 import { grpcRetryOn, neverRetry } from './classify.js';
@@ -79,10 +80,18 @@ export interface MethodPlan {
   readonly streamingResponse: boolean;
   readonly attemptTimeout: number | undefined;
   readonly clock: Clock;
+  /**
+   * What telemetry records of the method's calls: `rpc.method`, the method's fully
+   * qualified name (`orders.v1.OrderService/GetOrder`). One frozen object per method;
+   * undefined for paths beyond the plan cache's cap (their cardinality is not bounded).
+   */
+  readonly attributes: OperationAttributes | undefined;
   /** The breaker key of a call, or undefined. */
   key(options: InterceptorOptions): string | undefined;
 }
 
+/** OpenTelemetry's attribute for an RPC's fully qualified method name. */
+const RPC_METHOD = 'rpc.method';
 const METHOD_PATH = /^\/[^/\s]+\/[^/\s]+$/;
 const MAX_CACHED_PLANS = 1_024;
 const noKey = (): undefined => undefined;
@@ -157,14 +166,15 @@ export class InterceptorConfig {
     const definition = options.method_definition;
     const cached = this.#plans.get(definition.path);
     if (cached !== undefined) return cached;
-    const plan = this.#build(definition.path, definition.requestStream, definition.responseStream);
     // Paths come from the client's methods, a bounded set; the cap guards against a
-    // generic client invoked with made-up paths.
-    if (this.#plans.size < MAX_CACHED_PLANS) this.#plans.set(definition.path, plan);
+    // generic client invoked with made-up paths (whose calls then carry no `rpc.method`).
+    const cache = this.#plans.size < MAX_CACHED_PLANS;
+    const plan = this.#build(definition.path, definition.requestStream, definition.responseStream, cache);
+    if (cache) this.#plans.set(definition.path, plan);
     return plan;
   }
 
-  #build(path: string, streamingRequest: boolean, streamingResponse: boolean): MethodPlan {
+  #build(path: string, streamingRequest: boolean, streamingResponse: boolean, cached: boolean): MethodPlan {
     const own = this.#methods.get(path);
     let policy = own?.policy ?? this.#policy;
     let retryOn: RetryOn | undefined;
@@ -200,6 +210,7 @@ export class InterceptorConfig {
       streamingResponse,
       attemptTimeout: config.attemptTimeout,
       clock: config.clock,
+      attributes: cached ? Object.freeze({ [RPC_METHOD]: path.slice(1) }) : undefined,
       key: config.keyedBreaker === undefined ? noKey : this.#key,
     };
   }

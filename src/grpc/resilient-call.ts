@@ -115,6 +115,11 @@ export class ResilientCall
   #starting = false;
   #onParentCancelled: (() => void) | undefined = undefined;
 
+  /** What telemetry records of the call (`rpc.method`): the method plan's, one per method. */
+  get attributes(): MethodPlan['attributes'] {
+    return this.#plan.attributes;
+  }
+
   constructor(plan: MethodPlan, options: InterceptorOptions, next: NextCall) {
     super(UNREACHABLE);
     this.#plan = plan;

@@ -5,9 +5,12 @@
  *
  * @module
  */
+
+import { executeAttributed } from '../attributed.js';
 import type { AttemptContext, ExecuteOptions, Policy, RetryDecision } from '../index.js';
 import { invalid, obj } from '../validate.js';
 import { DRAIN_LIMIT } from './attempt.js';
+import { HttpAttributes } from './attributes.js';
 import { bodyKind, ITERATOR, REPLAYABLE, STREAM, streamUnread, TrackedBody } from './body.js';
 import { classifyHttpFailure, repeatability, wantsRetry } from './classify.js';
 import { checkPolicy } from './interceptor.js';
@@ -89,9 +92,10 @@ export function resilientFetch(policy: Policy, options?: ResilientFetchOptions):
   if (own !== undefined && typeof own !== 'function') invalid('fetch', 'a function', own);
   const resolved = resolveHttpOptions(shared, '');
   const impl: FetchLike = own ?? ((input, init) => globalThis.fetch(input, init));
+  const attributes = new HttpAttributes();
   return (input, init) => {
     try {
-      return new FetchCall(policy, resolved, impl, input, init).run();
+      return new FetchCall(policy, resolved, impl, input, init).run(attributes);
     } catch (error) {
       return Promise.reject(error); // like fetch: bad arguments reject, never throw
     }
@@ -155,16 +159,22 @@ class FetchCall {
     }
   }
 
-  run(): Promise<Response> {
+  /** Runs the call; telemetry gets its method and host from `attributes`. */
+  run(attributes: HttpAttributes): Promise<Response> {
     const settings = this.#settings;
+    const at = origin(this.#input);
     const options: ExecuteOptions = {
       signal: this.#callerSignal,
       retryOn: this.#retryOn,
-      key: settings?.key ?? origin(this.#input),
+      key: settings?.key ?? at,
       deadline: settings?.deadline,
       idempotencyKey: settings?.idempotencyKey,
     };
-    return this.#policy.execute(this.#run, options).then(this.#finished, this.#failed);
+    const method = this.#init?.method ?? this.#request?.method ?? 'GET';
+    return executeAttributed(this.#policy, attributes, method, at, this.#run, options).then(
+      this.#finished,
+      this.#failed,
+    );
   }
 
   readonly #run = async (ctx: AttemptContext): Promise<Response> => {

@@ -8,6 +8,7 @@
 import type { Dispatcher } from 'undici';
 import type { Policy } from '../index.js';
 import { invalid } from '../validate.js';
+import { HttpAttributes } from './attributes.js';
 import { LegacyCall, ModernCall } from './dispatch-handlers.js';
 import {
   type HttpOptions,
@@ -75,7 +76,11 @@ export function httpInterceptor(
   options?: HttpInterceptorOptions,
 ): Dispatcher.DispatcherComposeInterceptor {
   checkPolicy(policy, 'httpInterceptor(policy)');
-  const shared: SharedState = { policy, options: resolveHttpOptions(options, '') };
+  const shared: SharedState = {
+    policy,
+    options: resolveHttpOptions(options, ''),
+    attributes: new HttpAttributes(),
+  };
   return (dispatch) =>
     function breakwaterInterceptor(
       opts: Dispatcher.DispatchOptions,

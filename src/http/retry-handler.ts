@@ -32,6 +32,7 @@ import type { OperationHandler } from '../engine/handler.js';
 import type { AttemptContext, ExecuteOptions, Policy, RetryDecision } from '../index.js';
 import { runOperation } from '../policy.js';
 import { ABANDONED, type Attempt, type AttemptOwner, COMMITTED, DONE, HELD } from './attempt.js';
+import type { HttpAttributes } from './attributes.js';
 import { bodyKind, ITERATOR, REPLAYABLE, STREAM, streamUnread, TrackedBody } from './body.js';
 import { CallerSignal, defaultAbortReason } from './caller-signal.js';
 import { classifyHttpFailure, repeatability, wantsRetry } from './classify.js';
@@ -87,6 +88,8 @@ class RequestExecuteOptions implements ExecuteOptions {
 export interface SharedState {
   readonly policy: Policy;
   readonly options: ResolvedHttpOptions;
+  /** What telemetry records of a request, per method and origin. */
+  readonly attributes: HttpAttributes;
 }
 
 /** The dispatch function an interceptor receives. */
@@ -121,6 +124,7 @@ export abstract class HttpCall extends CallerSignal implements AttemptOwner, Ope
   #body: unknown;
   #bodyKind: number;
   #dispatched = true;
+  readonly #attributes: HttpAttributes;
 
   constructor(
     shared: SharedState,
@@ -135,9 +139,15 @@ export abstract class HttpCall extends CallerSignal implements AttemptOwner, Ope
     this.settings = settings;
     this.#dispatch = dispatch;
     this.opts = opts;
+    this.#attributes = shared.attributes;
     const kind = bodyKind(opts.body);
     this.#bodyKind = kind;
     this.#body = kind === ITERATOR ? new TrackedBody(opts.body as Iterable<unknown>) : opts.body;
+  }
+
+  /** What telemetry records of the request (read only when a policy observes it). */
+  get attributes(): ReturnType<HttpAttributes['get']> {
+    return this.#attributes.get(this.opts.method, this.opts.origin);
   }
 
   /** Makes the handler for the next attempt. */

@@ -1,7 +1,8 @@
 /**
  * `jetStreamPublisher(js, policy)`: JetStream publishes through a breakwater policy.
  *
- * One publish is one `policy.execute`. Every attempt carries the same Nats-Msg-Id (the
+ * One publish is one operation of the policy (as `policy.execute` runs it; see
+ * `executeAttributed`, which also gives telemetry the subject). Every attempt carries the same Nats-Msg-Id (the
  * caller's `msgID`, else the operation's idempotency key), so when an ack is lost and the
  * attempt is retried, the server's duplicate window drops the second copy and answers
  * `duplicate: true`. Each attempt's request timeout is the time left until the attempt's
@@ -11,6 +12,8 @@
  *
  * @module
  */
+
+import { executeAttributed } from '../attributed.js';
 import {
   type AttemptContext,
   type ExecuteOptions,
@@ -24,6 +27,7 @@ import { jetStreamRetryOn } from './classify.js';
 import { clampDeadline, worstCaseDuration } from './duplicate-window.js';
 import { NoStreamError } from './no-stream.js';
 import { StreamDirectory, type StreamRecord } from './streams.js';
+import { SubjectAttributes } from './subject-attributes.js';
 import type {
   ClientPublishOptions,
   HeadersLike,
@@ -117,6 +121,8 @@ class Publisher implements JetStreamPublisher {
   readonly #worstCase: number;
   /** Whether the publisher must make the msgID itself (the policy gives no key, yet retries). */
   readonly #ownKeys: boolean;
+  /** `messaging.destination.name` per subject, for telemetry (capped). */
+  readonly #attributes = new SubjectAttributes();
 
   constructor(js: JetStreamClientLike, policy: Policy, options: JetStreamPublisherOptions) {
     this.#js = js;
@@ -175,7 +181,14 @@ class Publisher implements JetStreamPublisher {
         deadline,
       ),
     };
-    return this.policy.execute((ctx) => this.#send(subject, payload, options, ctx), exec);
+    return executeAttributed(
+      this.policy,
+      this.#attributes,
+      subject,
+      undefined,
+      (ctx) => this.#send(subject, payload, options, ctx),
+      exec,
+    );
   }
 
   /**
@@ -199,12 +212,14 @@ class Publisher implements JetStreamPublisher {
       const own = config.clock.now() + config.deadline;
       if (deadline === undefined || own < deadline) deadline = own;
     }
-    const record = await this.policy.execute(() => this.#directory.resolve(subject, stream), {
-      key: stream ?? subject,
-      retryOn: this.#retryOn,
-      signal: options?.signal,
-      deadline,
-    });
+    const record = await executeAttributed(
+      this.policy,
+      this.#attributes,
+      subject,
+      undefined,
+      () => this.#directory.resolve(subject, stream),
+      { key: stream ?? subject, retryOn: this.#retryOn, signal: options?.signal, deadline },
+    );
     if (record !== undefined) return this.#publishTo(record, subject, payload, options, msgID, deadline);
     // The server said no stream holds the subject (or has the given name): a publish could
     // only end in "no responders", so fail at once, naming the subject, and send nothing.

@@ -33,7 +33,7 @@ export type { OpenTelemetryOptions } from './options.js';
  * @throws InvalidOptionsError for an unknown option or a value of the wrong kind.
  *
  * @example
- * ```ts no-check
+ * ```ts
  * import { policy } from 'breakwater';
  * import { openTelemetry } from 'breakwater/otel';
  * const orders = policy({ name: 'orders', telemetry: openTelemetry() });

@@ -53,6 +53,7 @@ import type { Recorder } from '../metrics.js';
 import { SUBJECT } from '../nats/streams.js';
 import { CREATE_ORDER, orderFlowProto, unary } from '../proto.js';
 import { CHECKOUT_DEADLINE_MS } from '../scenario.js';
+import type { OrderFlowTracing } from '../tracing.js';
 import { DEADLINE_HEADER, type Stack } from './types.js';
 
 export const RETRY_RATIO = 0.1;
@@ -75,12 +76,15 @@ export function retryBudgetBound(rate: number): number {
   return (1 + RETRY_RATIO + RETRY_MIN_PER_SECOND / rate) ** RETRYING_HOPS;
 }
 
-export function protectedStack(recorder: Recorder): Stack {
+export function protectedStack(recorder: Recorder, tracing: OrderFlowTracing): Stack {
   const proto = orderFlowProto();
+  // Every client's calls are traced; tracing.undici and tracing.grpc carry the trace on (../tracing.ts).
+  const telemetry = tracing.telemetry;
   /** A policy whose breaker transitions the recorder counts, under `breaker`'s name. */
   const watched = (breaker: string, options: PolicyOptions): Policy =>
     policy({
       ...options,
+      telemetry,
       onEvent: (event: BreakwaterEvent) => {
         if (event.type === 'circuit-state-change') recorder.transition(breaker, event.from, event.to);
       },
@@ -102,10 +106,14 @@ export function protectedStack(recorder: Recorder): Stack {
     edge(checkoutUrl) {
       const checkout = policy({
         name: 'checkout',
+        telemetry,
         deadline: CHECKOUT_DEADLINE_MS,
         retry: { maxAttempts: 2, backoff: quickBackoff, budget: budget() },
       });
-      const agent = new Agent().compose(httpInterceptor(checkout, { deadlineHeader: DEADLINE_HEADER }));
+      const agent = new Agent().compose(
+        tracing.undici,
+        httpInterceptor(checkout, { deadlineHeader: DEADLINE_HEADER }),
+      );
       return {
         async placeOrder(cart) {
           try {
@@ -130,22 +138,27 @@ export function protectedStack(recorder: Recorder): Stack {
     checkout(addresses) {
       const discountPolicy = policy({
         name: 'discount',
+        telemetry,
         deadline: CHECKOUT_DEADLINE_MS,
         retry: { maxAttempts: 2, backoff: quickBackoff, budget: budget() },
       });
       const ordersPolicy = policy({
         name: 'orders',
+        telemetry,
         deadline: CHECKOUT_DEADLINE_MS,
         retry: { maxAttempts: 2, backoff: quickBackoff, budget: budget() },
       });
       const discount = new proto.Discount(addresses.discount, credentials.createInsecure(), {
         'grpc.enable_retries': 0,
-        interceptors: [grpcInterceptor(discountPolicy)],
+        interceptors: [grpcInterceptor(discountPolicy), tracing.grpc],
       });
       const orders = new proto.Orders(addresses.orders, credentials.createInsecure(), {
         'grpc.enable_retries': 0,
         // CreateOrder is retried only because it carries an idempotency key (the order id).
-        interceptors: [grpcInterceptor(ordersPolicy, { methods: { [CREATE_ORDER]: { idempotent: false } } })],
+        interceptors: [
+          grpcInterceptor(ordersPolicy, { methods: { [CREATE_ORDER]: { idempotent: false } } }),
+          tracing.grpc,
+        ],
       });
       const until = (deadline: number | undefined, keep: number) =>
         deadline === undefined ? {} : { deadline: deadline - keep };
@@ -198,7 +211,7 @@ export function protectedStack(recorder: Recorder): Stack {
       });
       const loyalty = new proto.Loyalty(loyaltyAddress, credentials.createInsecure(), {
         'grpc.enable_retries': 0,
-        interceptors: [grpcInterceptor(loyaltyPolicy)],
+        interceptors: [grpcInterceptor(loyaltyPolicy), tracing.grpc],
       });
       return {
         // What is left of Checkout's deadline, minus what Discount keeps to answer without points.

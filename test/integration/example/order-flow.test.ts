@@ -117,6 +117,26 @@ describe.skipIf(!available())('order-flow example: a short run, without and with
     expect(unprotected.total.duplicateCopiesStored).toBeGreaterThan(0);
   });
 
+  it('protected: the slowest checkout’s trace, from the SDK’s spans, crosses the services', () => {
+    expect(unprotected.trace).toBeUndefined();
+    const rows = protectedRun.trace ?? [];
+    const [root, edge] = rows;
+    expect(root).toMatchObject({ service: 'Shopper', span: 'place order', depth: 0, startMs: 0 });
+    expect(edge).toMatchObject({ service: 'Shopper', span: 'breakwater checkout', depth: 1 });
+    // The shopper's attempt reached Checkout, whose calls are in the trace under it.
+    const checkout = rows.filter((r) => r.service === 'Checkout');
+    expect(checkout.length).toBeGreaterThan(0);
+    for (const row of checkout) expect(row.depth).toBe(2);
+    for (const row of rows.slice(1)) {
+      expect(row.span).toMatch(/^breakwater (checkout|discount|orders|loyalty|publish)$/);
+      expect(row.outcome).toMatch(
+        /^(success|error|circuit_open|deadline_exceeded|bulkhead_rejected|aborted), \d+ attempts?$/,
+      );
+      expect(row.startMs).toBeGreaterThanOrEqual(0);
+      expect(row.startMs + row.durationMs).toBeLessThanOrEqual((root?.durationMs ?? 0) + 1);
+    }
+  });
+
   it('leaves no server, socket, child process or timer behind', () => {
     expect(leaked).toEqual([]);
   });

@@ -14,20 +14,19 @@
  * that CommonJS module), and everything that imports grpc-js is imported after that.
  */
 import { createRequire } from 'node:module';
-import { propagation, SpanKind, SpanStatusCode, trace } from '@opentelemetry/api';
+import { metrics, propagation, SpanKind, SpanStatusCode, trace } from '@opentelemetry/api';
 import { W3CTraceContextPropagator } from '@opentelemetry/core';
 import { registerInstrumentations } from '@opentelemetry/instrumentation';
 import { GrpcInstrumentation } from '@opentelemetry/instrumentation-grpc';
 import type { ReadableSpan } from '@opentelemetry/sdk-trace-base';
 import { afterAll, afterEach, beforeEach, describe, expect, it } from 'vitest';
-import type { PolicyOptions } from '../../../src/index.js';
-import type { Telemetry } from '../../../src/otel/index.js';
 import type { OrderServiceClient } from '../../fixtures/grpc/generated/orders.js';
 import { Sdk } from '../../otel/sdk.js';
 import type { OrdersServer } from '../grpc/harness.js';
 
 const sdk = new Sdk();
 trace.setGlobalTracerProvider(sdk.tracerProvider);
+metrics.setGlobalMeterProvider(sdk.meterProvider);
 propagation.setGlobalPropagator(new W3CTraceContextPropagator());
 const unregister = registerInstrumentations({
   instrumentations: [new GrpcInstrumentation()],
@@ -39,12 +38,6 @@ const harness = await import('../grpc/harness.js');
 const { grpcInterceptor } = await import('../../../src/grpc/index.js');
 const { backoff, circuitBreaker, policy } = await import('../../../src/index.js');
 const { openTelemetry } = await import('../../../src/otel/index.js');
-
-/**
- * `policy({ ..., telemetry })` before PolicyOptions has `telemetry`: the lead's engine adds
- * it; this helper then needs no cast and can be inlined.
- */
-const withTelemetry = (options: PolicyOptions & { telemetry: Telemetry }) => policy(options as PolicyOptions);
 
 const GET_ORDER_SPAN = 'grpc.orders.v1.OrderService/GetOrder';
 
@@ -72,6 +65,7 @@ afterAll(async () => {
   unregister();
   await sdk.shutdown();
   trace.disable();
+  metrics.disable();
   propagation.disable();
 });
 
@@ -96,11 +90,10 @@ describe('instrumentation-grpc and breakwater’s interceptor', () => {
   });
 });
 
-// Enabled when the engine accepts `telemetry` (policy() rejects the option until then).
-describe.skip('breakwater/otel through grpcInterceptor', () => {
+describe('breakwater/otel through grpcInterceptor', () => {
   it('the breakwater span sits under the grpc CLIENT span and covers both attempts', async () => {
     server.script(harness.GET_ORDER, { kind: 'fail', code: status.UNAVAILABLE });
-    const orders = withTelemetry({
+    const orders = policy({
       name: 'orders',
       retry: { maxAttempts: 3, backoff: backoff.constant(1) },
       telemetry: openTelemetry(),
@@ -110,7 +103,10 @@ describe.skip('breakwater/otel through grpcInterceptor', () => {
       expect(error).toBeUndefined();
     });
     const checkout = sdk.span('checkout');
-    const call = sdk.span(GET_ORDER_SPAN);
+    // The server's spans have the method's name too: the call is the one CLIENT span.
+    const [call] = byKind(SpanKind.CLIENT) as [ReadableSpan];
+    expect(byKind(SpanKind.CLIENT)).toHaveLength(1);
+    expect(call.name).toBe(GET_ORDER_SPAN);
     const op = sdk.span('breakwater orders');
     expect(call.kind).toBe(SpanKind.CLIENT);
     expect(call.parentSpanContext?.spanId).toBe(checkout.spanContext().spanId);
@@ -121,8 +117,8 @@ describe.skip('breakwater/otel through grpcInterceptor', () => {
       'breakwater.attempts': 2,
       'breakwater.outcome': 'success',
     });
-    // The adapter's attribute (its value is the adapter's choice: the method's name).
-    expect(op.attributes['rpc.method']).toEqual(expect.any(String));
+    // The adapter's attribute: the method's fully qualified name (no leading slash).
+    expect(op.attributes['rpc.method']).toBe('orders.v1.OrderService/GetOrder');
     expect(op.events.map((e) => e.name)).toEqual(['breakwater.retry']);
     expect(op.events[0]?.attributes).toMatchObject({ 'breakwater.attempt': 1, 'error.type': '14' });
     const attempts = byKind(SpanKind.SERVER);
@@ -133,6 +129,7 @@ describe.skip('breakwater/otel through grpcInterceptor', () => {
     const points = await sdk.points('breakwater.attempt.duration');
     const mine = points.filter((p) => p.attributes['breakwater.policy'] === 'orders');
     expect(mine.map((p) => p.attributes['breakwater.attempt.outcome']).sort()).toEqual(['error', 'success']);
+    for (const p of mine) expect(p.attributes['rpc.method']).toBe('orders.v1.OrderService/GetOrder');
   });
 
   it('a failed call sets the breakwater span’s status; an open breaker shows in the events counter and the gauge', async () => {
@@ -141,7 +138,7 @@ describe.skip('breakwater/otel through grpcInterceptor', () => {
       { kind: 'fail', code: status.UNAVAILABLE },
       { kind: 'fail', code: status.UNAVAILABLE },
     );
-    const orders = withTelemetry({
+    const orders = policy({
       name: 'orders-breaker',
       retry: false,
       circuitBreaker: circuitBreaker({ consecutiveFailures: 2, openDuration: 60_000 }),
