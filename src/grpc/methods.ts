@@ -71,6 +71,14 @@ export interface GrpcInterceptorOptions {
 /** How calls of one method are run. @internal */
 export interface MethodPlan {
   readonly policy: Policy;
+  /**
+   * The policy for a call without an idempotency key, when `policy` hedges and the method
+   * is not idempotent: the same policy with one attempt (no hedge, no retry), since such a
+   * call is never repeated. Undefined when every call may use `policy`.
+   */
+  readonly unhedged: Policy | undefined;
+  /** Whether `policy` hedges (several attempts may be in flight at once). */
+  readonly hedged: boolean;
   /** The classification passed to `execute` (undefined: the policy's own). */
   readonly retryOn: RetryOn | undefined;
   /** Whether a failed attempt may be retried, so the request must be kept for a replay. */
@@ -109,8 +117,10 @@ export class InterceptorConfig {
   readonly #idempotent: boolean;
   readonly #key: (options: InterceptorOptions) => string | undefined;
   readonly #plans = new Map<string, MethodPlan>();
-  /** Policies derived for streaming-request methods (no retry, no attempt timeout). */
+  /** Policies derived for streaming-request methods (no retry, no hedge, no attempt timeout). */
   readonly #streamPolicies = new WeakMap<Policy, Policy>();
+  /** Single-attempt copies of hedging policies (see `MethodPlan.unhedged`). */
+  readonly #singlePolicies = new WeakMap<Policy, Policy>();
   #warnedNoTarget = false;
 
   constructor(policy: Policy, options: GrpcInterceptorOptions | undefined) {
@@ -169,13 +179,23 @@ export class InterceptorConfig {
     let policy = own?.policy ?? this.#policy;
     let retryOn: RetryOn | undefined;
     let retries = false;
+    let unhedged: Policy | undefined;
+    const idempotent = own?.idempotent ?? this.#idempotent;
+    if (!streamingRequest && policy.config.hedge !== undefined) {
+      // A hedge repeats a call without waiting for it to fail: a method marked `retry: false`
+      // never gets one, and a method that is not idempotent gets one only with an
+      // idempotency key (a policy that generates keys gives every call one; otherwise the
+      // caller's `idempotency-key` metadata decides, per call, in ResilientCall.start).
+      if (own?.retry === false) policy = this.#single(policy);
+      else if (!idempotent && policy.config.generateKey === undefined) unhedged = this.#single(policy);
+    }
     if (streamingRequest) {
       // Client-streaming and bidi calls get deadline, breaker and bulkhead only: the
       // request stream cannot be replayed, and an attempt timeout would cut a healthy
       // long-lived stream.
       let derived = this.#streamPolicies.get(policy);
       if (derived === undefined) {
-        derived = policy.with({ attemptTimeout: undefined, retry: false });
+        derived = policy.with({ attemptTimeout: undefined, retry: false, hedge: false });
         this.#streamPolicies.set(policy, derived);
       }
       policy = derived;
@@ -184,7 +204,7 @@ export class InterceptorConfig {
     } else {
       retries = true;
       const classify = policy.config.retryOn;
-      if (!(own?.idempotent ?? this.#idempotent)) {
+      if (!idempotent) {
         retryOn = requireIdempotencyKey(classify ?? grpcRetryOn);
       } else {
         // A policy's own retryOn wins over the transport's rules.
@@ -194,6 +214,8 @@ export class InterceptorConfig {
     const config = policy.config;
     return {
       policy,
+      unhedged,
+      hedged: config.hedge !== undefined,
       retryOn,
       retries,
       streamingRequest,
@@ -202,6 +224,16 @@ export class InterceptorConfig {
       clock: config.clock,
       key: config.keyedBreaker === undefined ? noKey : this.#key,
     };
+  }
+
+  /** `policy` with one attempt: no hedge, no retry (same breaker, bulkhead, deadline, listeners). */
+  #single(policy: Policy): Policy {
+    let derived = this.#singlePolicies.get(policy);
+    if (derived === undefined) {
+      derived = policy.with({ hedge: false, retry: false });
+      this.#singlePolicies.set(policy, derived);
+    }
+    return derived;
   }
 
   #noTarget(): undefined {
