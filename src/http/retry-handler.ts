@@ -100,7 +100,8 @@ export type DispatchFn = (options: never, handler: never) => boolean;
  * the operation the policy runs (an `OperationHandler`).
  */
 export abstract class HttpCall extends CallerSignal implements AttemptOwner, OperationHandler<void> {
-  readonly policy: Policy;
+  /** The policy the request runs through (a single-attempt copy when it may not hedge). */
+  policy: Policy;
   readonly options: ResolvedHttpOptions;
   readonly settings: RequestSettings | undefined;
   readonly opts: DispatchOptionsLike;
@@ -121,6 +122,10 @@ export abstract class HttpCall extends CallerSignal implements AttemptOwner, Ope
   #body: unknown;
   #bodyKind: number;
   #dispatched = true;
+  /** The attempts of a hedged request, several in flight at once; undefined unless it hedges. */
+  #hedged: Attempt[] | undefined = undefined;
+  /** A hedged request's held retryable responses, kept until the operation ends. */
+  #heldAll: Attempt[] | undefined = undefined;
 
   constructor(
     shared: SharedState,
@@ -150,6 +155,13 @@ export abstract class HttpCall extends CallerSignal implements AttemptOwner, Ope
   /** Starts the operation. */
   start(): boolean {
     this.callerStart();
+    if (this.policy.config.hedge !== undefined) {
+      // Hedging sends the request again while it runs: only a request that may be
+      // repeated, with a body that can be sent twice at once, is hedged; any other runs
+      // through a single-attempt copy of the policy (same breaker, bulkhead, deadline).
+      if (this.#mayHedge()) this.#hedged = [];
+      else this.policy = singleAttempt(this.policy);
+    }
     // The call is the operation's handler (startAttempt, succeeded, failed): no promise or
     // closure per request on the success path.
     runOperation(this.policy, this, new RequestExecuteOptions(this));
@@ -160,9 +172,12 @@ export abstract class HttpCall extends CallerSignal implements AttemptOwner, Ope
 
   /** One attempt, as the policy runs it: it reports its end through `ctx`. */
   startAttempt(ctx: AttemptHandle): void {
-    const previous = this.current;
-    if (previous?.running === true) this.abandon(previous, new Error('superseded by a new attempt'));
-    if (this.held !== undefined) this.#drainHeld();
+    const hedged = this.#hedged;
+    if (hedged === undefined) {
+      const previous = this.current;
+      if (previous?.running === true) this.abandon(previous, new Error('superseded by a new attempt'));
+      if (this.held !== undefined) this.#drainHeld();
+    }
     if (this.aborted) {
       ctx.fail(this.reason);
       return;
@@ -173,6 +188,13 @@ export abstract class HttpCall extends CallerSignal implements AttemptOwner, Ope
     const attempt = this.newAttempt();
     this.current = attempt;
     attempt.bind(ctx);
+    if (hedged !== undefined) {
+      // A hedge runs beside the others: each is aborted in undici when its signal aborts (it
+      // lost to another attempt, timed out, or the operation ended without it).
+      hedged.push(attempt);
+      const signal = ctx.signal;
+      signal.addEventListener('abort', () => this.abandon(attempt, signal.reason), { once: true });
+    }
     try {
       this.#dispatched = this.#dispatch(opts as never, attempt as never);
     } catch (error) {
@@ -181,13 +203,25 @@ export abstract class HttpCall extends CallerSignal implements AttemptOwner, Ope
   }
 
   /** The operation succeeded: the response has reached the caller already. */
-  succeeded(): void {}
+  succeeded(): void {
+    const held = this.#heldAll;
+    this.#heldAll = undefined;
+    // Not from inside the winner's parser callback (undici resumes one parser at a time).
+    if (held !== undefined) process.nextTick(drainAll, held);
+  }
 
   /**
    * The policy's retryOn for this request (see classify.ts for the default rules), called
    * through its execute options.
    */
   retryOn(error: unknown, ctx: AttemptContext): RetryDecision {
+    if (this.#hedged !== undefined) {
+      // A hedged attempt the policy ended itself was aborted through its signal; once a
+      // response reached the caller the operation is over.
+      if (this.aborted || this.committed) return false;
+      const own = this.policy.config.retryOn;
+      return own === undefined ? classifyHttpFailure(error, this.options) : own(error, ctx);
+    }
     const attempt = this.current;
     // The policy ended the attempt itself (its timeout fired): stop the request too.
     if (attempt !== undefined && !attempt.settled) this.abandon(attempt, error);
@@ -216,6 +250,12 @@ export abstract class HttpCall extends CallerSignal implements AttemptOwner, Ope
   /** The operation failed: retrying stopped, the deadline passed, or the caller aborted. */
   failed(error: unknown): void {
     this.operationOver = true;
+    if (this.#hedged !== undefined) {
+      // Held responses are resumed outside the callback of the attempt that ended the
+      // operation (undici resumes one parser at a time).
+      process.nextTick(() => this.#hedgedFailed(this.#hedged as Attempt[], error));
+      return;
+    }
     const held = this.held;
     if (held !== undefined) {
       this.held = undefined;
@@ -251,6 +291,7 @@ export abstract class HttpCall extends CallerSignal implements AttemptOwner, Ope
     if (kind === SUCCESS) {
       attempt.state = COMMITTED;
       this.committed = true;
+      if (this.#hedged !== undefined) this.#win(attempt, undefined);
       return true;
     }
     const now = this.policy.config.clock.now();
@@ -260,6 +301,7 @@ export abstract class HttpCall extends CallerSignal implements AttemptOwner, Ope
       parseRetryAfter(attempt.header('retry-after'), now),
     );
     attempt.error = error;
+    if (this.#hedged !== undefined) return this.#hedgedHead(attempt, kind, error);
     if (
       kind === RETRYABLE &&
       !this.aborted &&
@@ -291,6 +333,84 @@ export abstract class HttpCall extends CallerSignal implements AttemptOwner, Ope
     if (this.done) return;
     this.done = true;
     this.callerError(error);
+  }
+
+  /**
+   * A hedged attempt's failure status: a retryable one is held while the other attempts
+   * run on (the policy may send the next hedge at once); any other reaches the caller.
+   */
+  #hedgedHead(attempt: Attempt, kind: number, error: HttpStatusError): boolean {
+    if (kind === RETRYABLE && !this.aborted) {
+      attempt.state = HELD;
+      if (this.#heldAll === undefined) this.#heldAll = [attempt];
+      else this.#heldAll.push(attempt);
+      attempt.fail(error);
+      return false;
+    }
+    attempt.state = COMMITTED;
+    this.committed = true;
+    this.#win(attempt, error);
+    return true;
+  }
+
+  /**
+   * A hedged attempt's response goes to the caller: its attempt ends now, at the head (the
+   * body is the caller's, beyond the policy), so the policy settles and aborts the others.
+   */
+  #win(attempt: Attempt, error: unknown): void {
+    this.current = attempt;
+    if (error === undefined) attempt.succeed();
+    else attempt.fail(error);
+  }
+
+  /**
+   * A hedged request failed: the caller gets the held response the error stands for (the
+   * first attempt's), or the error; other held responses are drained. A response already
+   * committed (a fatal status) flows on to the caller.
+   */
+  #hedgedFailed(attempts: Attempt[], error: unknown): void {
+    const held = this.#heldAll;
+    this.#heldAll = undefined;
+    let release: Attempt | undefined;
+    if (held !== undefined) {
+      for (const attempt of held) {
+        if (
+          release === undefined &&
+          attempt.error === error &&
+          !this.committed &&
+          !this.done &&
+          !this.aborted
+        ) {
+          release = attempt;
+        } else {
+          attempt.drain();
+        }
+      }
+    }
+    if (this.committed) return;
+    if (release !== undefined) {
+      this.current = release;
+      release.release();
+      return;
+    }
+    for (const attempt of attempts) if (attempt.running) this.abandon(attempt, error);
+    this.finish(error);
+  }
+
+  /** Whether a request through a hedging policy may be hedged (see `repeatability`). */
+  #mayHedge(): boolean {
+    if (this.#bodyKind !== REPLAYABLE) return false;
+    const settings = this.settings;
+    if (settings === undefined && this.options.methods.has(this.opts.method)) return true;
+    const keyed = settings?.idempotencyKey !== undefined || this.policy.config.generateKey !== undefined;
+    return repeatability(
+      String(this.opts.method),
+      this.options,
+      settings?.idempotent,
+      settings?.idempotencyKey,
+      () => findHeader(this.opts.headers as RequestHeaders, this.options.idempotencyHeader) !== undefined,
+      () => (keyed ? 'key' : undefined),
+    ).repeatable;
   }
 
   #drainHeld(): void {
@@ -342,4 +462,21 @@ export abstract class HttpCall extends CallerSignal implements AttemptOwner, Ope
     if (kind === STREAM) return streamUnread(this.#body);
     return !(this.#body as TrackedBody).consumed;
   }
+}
+
+/** Single-attempt copies of hedging policies, for requests that may not be hedged. */
+const singles = new WeakMap<Policy, Policy>();
+
+/** `policy` with one attempt: no hedge, no retry (same breaker, bulkhead, deadline, listeners). */
+function singleAttempt(policy: Policy): Policy {
+  let single = singles.get(policy);
+  if (single === undefined) {
+    single = policy.with({ hedge: false, retry: false });
+    singles.set(policy, single);
+  }
+  return single;
+}
+
+function drainAll(attempts: Attempt[]): void {
+  for (const attempt of attempts) attempt.drain();
 }
