@@ -32,21 +32,16 @@ import type { OperationHandler } from '../engine/handler.js';
 import type { AttemptContext, ExecuteOptions, Policy, RetryDecision } from '../index.js';
 import { runOperation } from '../policy.js';
 import { ABANDONED, type Attempt, type AttemptOwner, COMMITTED, DONE, HELD } from './attempt.js';
-import { bodyKind, ITERATOR, REPLAYABLE, STREAM, streamUnread, TrackedBody } from './body.js';
 import { CallerSignal, defaultAbortReason } from './caller-signal.js';
-import { classifyHttpFailure, repeatability, wantsRetry } from './classify.js';
-import { addHeaders, findHeader, type RequestHeaders } from './headers.js';
+import { classifyHttpFailure, wantsRetry } from './classify.js';
+import { singleAttempt } from './hedging.js';
 import { RETRYABLE, type RequestSettings, type ResolvedHttpOptions, SUCCESS } from './options.js';
+import { type DispatchOptionsLike, RequestShape } from './request-shape.js';
+
+export type { DispatchOptionsLike };
+
 import { parseRetryAfter } from './retry-after.js';
 import { HttpStatusError } from './status-error.js';
-
-/** The request options the interceptor reads (a structural subset of undici's DispatchOptions). */
-export interface DispatchOptionsLike {
-  readonly method: string;
-  readonly origin?: string | URL | undefined;
-  readonly headers?: unknown;
-  readonly body?: unknown;
-}
 
 /**
  * The `execute` options of one request: its abort signal (the call), breaker key, deadline
@@ -99,12 +94,9 @@ export type DispatchFn = (options: never, handler: never) => boolean;
  * caller's abort reaches the policy through (a {@link CallerSignal}), and the handler of
  * the operation the policy runs (an `OperationHandler`).
  */
-export abstract class HttpCall extends CallerSignal implements AttemptOwner, OperationHandler<void> {
+export abstract class HttpCall extends RequestShape implements AttemptOwner, OperationHandler<void> {
   /** The policy the request runs through (a single-attempt copy when it may not hedge). */
   policy: Policy;
-  readonly options: ResolvedHttpOptions;
-  readonly settings: RequestSettings | undefined;
-  readonly opts: DispatchOptionsLike;
   /** The attempt the policy is running (or ran last). */
   current: Attempt | undefined = undefined;
   held: Attempt | undefined = undefined;
@@ -115,12 +107,6 @@ export abstract class HttpCall extends CallerSignal implements AttemptOwner, Ope
   /** `execute` has settled. */
   operationOver = false;
   readonly #dispatch: DispatchFn;
-  #prepared = false;
-  #repeatable = false;
-  #attemptNumber = 0;
-  #keyHeader: string | undefined = undefined;
-  #body: unknown;
-  #bodyKind: number;
   #dispatched = true;
   /** The attempts of a hedged request, several in flight at once; undefined unless it hedges. */
   #hedged: Attempt[] | undefined = undefined;
@@ -133,16 +119,9 @@ export abstract class HttpCall extends CallerSignal implements AttemptOwner, Ope
     dispatch: DispatchFn,
     opts: DispatchOptionsLike,
   ) {
-    super();
-    const policy = shared.policy;
-    this.policy = policy;
-    this.options = settings?.options ?? shared.options;
-    this.settings = settings;
+    super(settings?.options ?? shared.options, settings, opts);
+    this.policy = shared.policy;
     this.#dispatch = dispatch;
-    this.opts = opts;
-    const kind = bodyKind(opts.body);
-    this.#bodyKind = kind;
-    this.#body = kind === ITERATOR ? new TrackedBody(opts.body as Iterable<unknown>) : opts.body;
   }
 
   /** Makes the handler for the next attempt. */
@@ -159,7 +138,7 @@ export abstract class HttpCall extends CallerSignal implements AttemptOwner, Ope
       // Hedging sends the request again while it runs: only a request that may be
       // repeated, with a body that can be sent twice at once, is hedged; any other runs
       // through a single-attempt copy of the policy (same breaker, bulkhead, deadline).
-      if (this.#mayHedge()) this.#hedged = [];
+      if (this.mayHedge(this.policy)) this.#hedged = [];
       else this.policy = singleAttempt(this.policy);
     }
     // The call is the operation's handler (startAttempt, succeeded, failed): no promise or
@@ -183,8 +162,8 @@ export abstract class HttpCall extends CallerSignal implements AttemptOwner, Ope
       return;
     }
     // A throw from here fails the attempt (the owned-operation contract).
-    if (!this.#prepared) this.#prepare(ctx);
-    const opts = this.#attemptOptions(ctx);
+    if (!this.prepared) this.prepare(ctx);
+    const opts = this.attemptOptions(ctx, this.policy.config.clock.now());
     const attempt = this.newAttempt();
     this.current = attempt;
     attempt.bind(ctx);
@@ -225,7 +204,7 @@ export abstract class HttpCall extends CallerSignal implements AttemptOwner, Ope
     const attempt = this.current;
     // The policy ended the attempt itself (its timeout fired): stop the request too.
     if (attempt !== undefined && !attempt.settled) this.abandon(attempt, error);
-    if (this.aborted || !this.#repeatable || !this.#bodyReplayable()) return false;
+    if (this.aborted || !this.repeatable || !this.bodyReplayable()) return false;
     // A response the caller has could not be retried, unless this was the last attempt
     // the policy allows anyway: then classify it, so that retrying stops for the reason
     // it would have stopped for (max-attempts), not as "not retryable".
@@ -305,9 +284,9 @@ export abstract class HttpCall extends CallerSignal implements AttemptOwner, Ope
     if (
       kind === RETRYABLE &&
       !this.aborted &&
-      this.#repeatable &&
-      this.#attemptNumber < this.policy.config.maxAttempts &&
-      this.#bodyReplayable()
+      this.repeatable &&
+      this.attemptNumber < this.policy.config.maxAttempts &&
+      this.bodyReplayable()
     ) {
       attempt.state = HELD;
       this.held = attempt;
@@ -397,84 +376,11 @@ export abstract class HttpCall extends CallerSignal implements AttemptOwner, Ope
     this.finish(error);
   }
 
-  /** Whether a request through a hedging policy may be hedged (see `repeatability`). */
-  #mayHedge(): boolean {
-    if (this.#bodyKind !== REPLAYABLE) return false;
-    const settings = this.settings;
-    if (settings === undefined && this.options.methods.has(this.opts.method)) return true;
-    const keyed = settings?.idempotencyKey !== undefined || this.policy.config.generateKey !== undefined;
-    return repeatability(
-      String(this.opts.method),
-      this.options,
-      settings?.idempotent,
-      settings?.idempotencyKey,
-      () => findHeader(this.opts.headers as RequestHeaders, this.options.idempotencyHeader) !== undefined,
-      () => (keyed ? 'key' : undefined),
-    ).repeatable;
-  }
-
   #drainHeld(): void {
     const held = this.held;
     this.held = undefined;
     held?.drain();
   }
-
-  /** Decides, on the first attempt, whether the request may be repeated and with which key. */
-  #prepare(ctx: AttemptContext): void {
-    this.#prepared = true;
-    const settings = this.settings;
-    if (settings === undefined && this.options.methods.has(this.opts.method)) {
-      this.#repeatable = true; // the common case (a GET), decided without allocating
-      return;
-    }
-    const decided = repeatability(
-      String(this.opts.method),
-      this.options,
-      settings?.idempotent,
-      settings?.idempotencyKey,
-      () => findHeader(this.opts.headers as RequestHeaders, this.options.idempotencyHeader) !== undefined,
-      () => ctx.idempotencyKey,
-    );
-    this.#repeatable = decided.repeatable;
-    this.#keyHeader = decided.keyHeader;
-  }
-
-  /** The options for this attempt: the caller's, plus our headers and body wrapper. */
-  #attemptOptions(ctx: AttemptContext): DispatchOptionsLike {
-    this.#attemptNumber = ctx.attempt;
-    const deadlineHeader = this.options.deadlineHeader;
-    const sendDeadline = deadlineHeader !== undefined && ctx.attemptDeadline !== undefined;
-    if (this.#keyHeader === undefined && !sendDeadline && this.#body === this.opts.body) return this.opts;
-    const extra: [string, string][] = [];
-    if (this.#keyHeader !== undefined) extra.push([this.options.idempotencyHeader, this.#keyHeader]);
-    if (sendDeadline) {
-      const left = Math.max(0, Math.floor((ctx.attemptDeadline as number) - this.policy.config.clock.now()));
-      extra.push([deadlineHeader, String(left)]);
-    }
-    const headers = this.opts.headers as RequestHeaders;
-    const withExtra = extra.length === 0 ? headers : addHeaders(headers, extra);
-    return { ...this.opts, headers: withExtra, body: this.#body };
-  }
-
-  #bodyReplayable(): boolean {
-    const kind = this.#bodyKind;
-    if (kind === REPLAYABLE) return true;
-    if (kind === STREAM) return streamUnread(this.#body);
-    return !(this.#body as TrackedBody).consumed;
-  }
-}
-
-/** Single-attempt copies of hedging policies, for requests that may not be hedged. */
-const singles = new WeakMap<Policy, Policy>();
-
-/** `policy` with one attempt: no hedge, no retry (same breaker, bulkhead, deadline, listeners). */
-function singleAttempt(policy: Policy): Policy {
-  let single = singles.get(policy);
-  if (single === undefined) {
-    single = policy.with({ hedge: false, retry: false });
-    singles.set(policy, single);
-  }
-  return single;
 }
 
 function drainAll(attempts: Attempt[]): void {
