@@ -6,7 +6,7 @@
  */
 import type { CallOptions, InterceptorOptions } from '@grpc/grpc-js';
 import type { Clock, Policy, RetryOn } from '../index.js';
-import { bool, invalid, obj, fn as validateFn } from '../validate.js';
+import { bool, invalid, noFallback, obj, fn as validateFn } from '../validate.js';
 import { grpcRetryOn, neverRetry } from './classify.js';
 import { taggedTarget } from './target.js';
 
@@ -125,6 +125,7 @@ export class InterceptorConfig {
 
   constructor(policy: Policy, options: GrpcInterceptorOptions | undefined) {
     if (!isPolicy(policy)) invalid('grpcInterceptor(policy)', 'a policy()', policy);
+    noFallback('grpcInterceptor(policy)', policy);
     const o =
       obj<GrpcInterceptorOptions>('grpcInterceptor', options, ['methods', 'idempotent', 'target', 'key']) ??
       {};
@@ -144,6 +145,7 @@ export class InterceptorConfig {
         bool(`${name}.idempotent`, m.idempotent, true);
         bool(`${name}.retry`, m.retry, true);
         if (m.policy !== undefined && !isPolicy(m.policy)) invalid(`${name}.policy`, 'a policy()', m.policy);
+        if (m.policy !== undefined) noFallback(`${name}.policy`, m.policy);
         methods.set(path, m);
       }
     }

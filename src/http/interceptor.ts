@@ -7,7 +7,7 @@
  */
 import type { Dispatcher } from 'undici';
 import type { Policy } from '../index.js';
-import { invalid } from '../validate.js';
+import { invalid, noFallback } from '../validate.js';
 import { LegacyCall, ModernCall } from './dispatch-handlers.js';
 import {
   type HttpOptions,
@@ -104,7 +104,7 @@ export function httpInterceptor(
     };
 }
 
-/** Throws InvalidOptionsError unless `policy` is a breakwater policy. */
+/** Throws InvalidOptionsError unless `policy` is a breakwater policy without a fallback. */
 export function checkPolicy(policy: unknown, option: string): void {
   if (
     typeof policy !== 'object' ||
@@ -114,4 +114,5 @@ export function checkPolicy(policy: unknown, option: string): void {
   ) {
     invalid(option, 'a breakwater policy (from policy())', policy);
   }
+  noFallback(option, policy as Policy);
 }
