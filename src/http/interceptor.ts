@@ -51,6 +51,10 @@ export interface HttpInterceptorOptions extends HttpOptions {}
  * (circuit open, deadline exceeded, bulkhead full). Per-request options go in the request
  * options' `breakwater` property and override these.
  *
+ * With a policy that hedges (`hedge`), requests that may be repeated (by the rules above)
+ * and have a string or buffer body are hedged; the first response head that is not a
+ * failure wins and the other requests are aborted. A policy with a `fallback` is refused.
+ *
  * Upgrades and CONNECT requests pass through untouched.
  *
  * @param policy - the policy every request runs through; share it (and its breaker) freely
