@@ -102,11 +102,12 @@ export class PolicyImpl implements Policy, PolicyRuntime {
     }
     // While a dependency is down, an open breaker's rejection is what every call costs:
     // refuse before anything is allocated. (With listeners, the operation refuses, and
-    // reports it.)
+    // reports it; with a fallback, the operation lets it answer.)
     const breaker = this.config.breaker;
     if (
       breaker !== undefined &&
       breaker.current !== 'closed' &&
+      this.config.fallback === undefined &&
       this.emit === undefined &&
       this.#observer === undefined &&
       problem === undefined &&

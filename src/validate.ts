@@ -21,6 +21,24 @@ export function invalid(option: string, allowed: string, value: unknown): never 
   throw new InvalidOptionsError(option, `${option} must be ${allowed}; got ${show(value)}`);
 }
 
+/**
+ * Throws InvalidOptionsError for a policy with a `fallback` given to a transport adapter:
+ * an adapter hands the caller transport responses (a gRPC status, an HTTP response), not
+ * the values a fallback returns.
+ */
+export function noFallback(
+  option: string,
+  policy: { readonly config: { readonly fallback?: unknown } },
+): void {
+  if (policy.config.fallback !== undefined) {
+    throw new InvalidOptionsError(
+      option,
+      `${option} must be a policy without fallback (an adapter delivers transport responses, not values: ` +
+        'call policy.execute around the request to use a fallback); got a policy with a fallback',
+    );
+  }
+}
+
 interface NumberRule {
   min?: number;
   max?: number;

@@ -45,6 +45,8 @@ export abstract class OperationBase<T> implements TimedEntry, AbortSubscriber {
   protected firstFailure: unknown = undefined;
   /** Hedging: no more hedges are sent (the budget or a server's pushback said so). */
   protected hedgesStopped = false;
+  /** Refused for invalid options (see `refuse`): no fallback answers for those. */
+  protected invalidOptions = false;
   protected previousDelay = 0;
   protected waitTimer: TimerHandle | undefined = undefined;
   protected onWaitOver: (() => void) | undefined = undefined;

@@ -42,6 +42,8 @@ import { arm } from './timers.js';
 export type { OperationState } from './operation-base.js';
 
 export class Operation<T> extends OperationBase<T> implements AttemptOwner {
+  /** Refused for invalid options (see `refuse`). */
+
   /** Runs the operation: `admitting`, then the first attempt (or the bulkhead's queue). */
   start(): void {
     const listening = this.listening;
@@ -55,6 +57,8 @@ export class Operation<T> extends OperationBase<T> implements AttemptOwner {
   /** Fails the operation before it started (its options were invalid). */
   refuse(error: unknown): void {
     if (this.listening) this.startedAt = this.now();
+    // Invalid options are the caller's bug: no fallback hides them.
+    this.invalidOptions = true;
     this.settle(false, error);
   }
 
@@ -366,7 +370,8 @@ export class Operation<T> extends OperationBase<T> implements AttemptOwner {
     this.release();
     const cfg = this.policy.config;
     const signal = this.options?.signal;
-    const fallback = !success && cfg.fallback !== undefined && fallbackApplies(cfg, result, signal);
+    const fallback =
+      !success && !this.invalidOptions && cfg.fallback !== undefined && fallbackApplies(cfg, result, signal);
     if (!success) recordAttempts(result, this.attempts);
     if (this.listening) {
       const now = this.now();

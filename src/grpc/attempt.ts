@@ -7,6 +7,7 @@
  */
 import type { InterceptingListener, Metadata, NextCall, StatusObject } from '@grpc/grpc-js';
 import type { AttemptHandle } from '../engine/attempt.js';
+import { serviceError } from './status.js';
 
 /** What `nextCall` returns: the rest of the chain for one attempt. */
 export type ChildCall = ReturnType<NextCall>;
@@ -52,9 +53,15 @@ export class AttemptRun implements InterceptingListener {
     this.context.succeed(undefined);
   }
 
-  /** The attempt failed with `reason`; the policy decides what comes next. */
-  reject(reason: unknown): void {
-    this.context.fail(reason);
+  /**
+   * The call ended with `status`, not OK; `error` is breakwater's reading of it (the
+   * deadline, the attempt timeout) or undefined (the server's status is the error). The
+   * policy decides what comes next.
+   */
+  failed(status: StatusObject, error: Error | undefined): void {
+    if (error === undefined) this.status = status;
+    this.error = error ?? serviceError(status);
+    this.context.fail(this.error);
   }
 
   onReceiveMetadata(metadata: Metadata): void {

@@ -6,6 +6,8 @@
  *
  * @packageDocumentation
  */
+
+export { PREVIOUS_ATTEMPTS } from './call-parts.js';
 export { grpcRetryOn, isGrpcFailure, retryOnCodes, type StatusCode } from './classify.js';
 export { grpcInterceptor } from './interceptor.js';
 export type { GrpcCallInfo, GrpcInterceptorOptions, GrpcMethodOptions } from './methods.js';
@@ -16,5 +18,5 @@ export {
   type PropagationOptions,
 } from './propagation.js';
 export { MAX_PUSHBACK_MS, PUSHBACK_KEY, type Pushback, parsePushback } from './pushback.js';
-export { IDEMPOTENCY_KEY, PREVIOUS_ATTEMPTS } from './resilient-call.js';
+export { IDEMPOTENCY_KEY } from './resilient-call.js';
 export { tagChannelTarget } from './target.js';

@@ -33,6 +33,12 @@ import { ResilientCall } from './resilient-call.js';
  *   last status, details and metadata.
  * - `call.cancel()` stops everything at once: the attempt in flight, a backoff wait, a
  *   bulkhead queue.
+ * - With a policy that hedges (`hedge`), unary calls and server streams run several
+ *   attempts' calls side by side until one commits; the others are cancelled. Methods
+ *   marked `idempotent: false` hedge only when the call has an idempotency key, methods with
+ *   `retry: false` never.
+ * - A policy with a `fallback` is refused (InvalidOptionsError): the caller gets gRPC
+ *   statuses, not values.
  *
  * Turn grpc-js's own retries off on channels that use it (`'grpc.enable_retries': 0`, or
  * no `retryPolicy` in the service config), or both layers retry.

@@ -7,7 +7,7 @@
 import type { CallOptions, InterceptorOptions } from '@grpc/grpc-js';
 import type { OperationAttributes } from '../engine/stages.js';
 import type { Clock, Policy, RetryOn } from '../index.js';
-import { bool, invalid, obj, fn as validateFn } from '../validate.js';
+import { bool, invalid, noFallback, obj, fn as validateFn } from '../validate.js';
 import { grpcRetryOn, neverRetry } from './classify.js';
 import { taggedTarget } from './target.js';
 
@@ -72,6 +72,14 @@ export interface GrpcInterceptorOptions {
 /** How calls of one method are run. @internal */
 export interface MethodPlan {
   readonly policy: Policy;
+  /**
+   * The policy for a call without an idempotency key, when `policy` hedges and the method
+   * is not idempotent: the same policy with one attempt (no hedge, no retry), since such a
+   * call is never repeated. Undefined when every call may use `policy`.
+   */
+  readonly unhedged: Policy | undefined;
+  /** Whether `policy` hedges (several attempts may be in flight at once). */
+  readonly hedged: boolean;
   /** The classification passed to `execute` (undefined: the policy's own). */
   readonly retryOn: RetryOn | undefined;
   /** Whether a failed attempt may be retried, so the request must be kept for a replay. */
@@ -118,12 +126,15 @@ export class InterceptorConfig {
   readonly #idempotent: boolean;
   readonly #key: (options: InterceptorOptions) => string | undefined;
   readonly #plans = new Map<string, MethodPlan>();
-  /** Policies derived for streaming-request methods (no retry, no attempt timeout). */
+  /** Policies derived for streaming-request methods (no retry, no hedge, no attempt timeout). */
   readonly #streamPolicies = new WeakMap<Policy, Policy>();
+  /** Single-attempt copies of hedging policies (see `MethodPlan.unhedged`). */
+  readonly #singlePolicies = new WeakMap<Policy, Policy>();
   #warnedNoTarget = false;
 
   constructor(policy: Policy, options: GrpcInterceptorOptions | undefined) {
     if (!isPolicy(policy)) invalid('grpcInterceptor(policy)', 'a policy()', policy);
+    noFallback('grpcInterceptor(policy)', policy);
     const o =
       obj<GrpcInterceptorOptions>('grpcInterceptor', options, ['methods', 'idempotent', 'target', 'key']) ??
       {};
@@ -143,6 +154,7 @@ export class InterceptorConfig {
         bool(`${name}.idempotent`, m.idempotent, true);
         bool(`${name}.retry`, m.retry, true);
         if (m.policy !== undefined && !isPolicy(m.policy)) invalid(`${name}.policy`, 'a policy()', m.policy);
+        if (m.policy !== undefined) noFallback(`${name}.policy`, m.policy);
         methods.set(path, m);
       }
     }
@@ -179,13 +191,23 @@ export class InterceptorConfig {
     let policy = own?.policy ?? this.#policy;
     let retryOn: RetryOn | undefined;
     let retries = false;
+    let unhedged: Policy | undefined;
+    const idempotent = own?.idempotent ?? this.#idempotent;
+    if (!streamingRequest && policy.config.hedge !== undefined) {
+      // A hedge repeats a call without waiting for it to fail: a method marked `retry: false`
+      // never gets one, and a method that is not idempotent gets one only with an
+      // idempotency key (a policy that generates keys gives every call one; otherwise the
+      // caller's `idempotency-key` metadata decides, per call, in ResilientCall.start).
+      if (own?.retry === false) policy = this.#single(policy);
+      else if (!idempotent && policy.config.generateKey === undefined) unhedged = this.#single(policy);
+    }
     if (streamingRequest) {
       // Client-streaming and bidi calls get deadline, breaker and bulkhead only: the
       // request stream cannot be replayed, and an attempt timeout would cut a healthy
       // long-lived stream.
       let derived = this.#streamPolicies.get(policy);
       if (derived === undefined) {
-        derived = policy.with({ attemptTimeout: undefined, retry: false });
+        derived = policy.with({ attemptTimeout: undefined, retry: false, hedge: false });
         this.#streamPolicies.set(policy, derived);
       }
       policy = derived;
@@ -194,7 +216,7 @@ export class InterceptorConfig {
     } else {
       retries = true;
       const classify = policy.config.retryOn;
-      if (!(own?.idempotent ?? this.#idempotent)) {
+      if (!idempotent) {
         retryOn = requireIdempotencyKey(classify ?? grpcRetryOn);
       } else {
         // A policy's own retryOn wins over the transport's rules.
@@ -204,6 +226,8 @@ export class InterceptorConfig {
     const config = policy.config;
     return {
       policy,
+      unhedged,
+      hedged: config.hedge !== undefined,
       retryOn,
       retries,
       streamingRequest,
@@ -213,6 +237,16 @@ export class InterceptorConfig {
       attributes: cached ? Object.freeze({ [RPC_METHOD]: path.slice(1) }) : undefined,
       key: config.keyedBreaker === undefined ? noKey : this.#key,
     };
+  }
+
+  /** `policy` with one attempt: no hedge, no retry (same breaker, bulkhead, deadline, listeners). */
+  #single(policy: Policy): Policy {
+    let derived = this.#singlePolicies.get(policy);
+    if (derived === undefined) {
+      derived = policy.with({ hedge: false, retry: false });
+      this.#singlePolicies.set(policy, derived);
+    }
+    return derived;
   }
 
   #noTarget(): undefined {

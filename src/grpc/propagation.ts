@@ -13,7 +13,9 @@
  *
  * @module
  */
+import type { EventEmitter } from 'node:events';
 import { type CallOptions, type Deadline, propagate as Propagate } from '@grpc/grpc-js';
+import { earliest } from '../deadline.js';
 import { bool, invalid, num, obj } from '../validate.js';
 
 /** A call a grpc-js server handler receives (`ServerUnaryCall`, `ServerWritableStream`, ...). */
@@ -106,4 +108,45 @@ export function callOptionsFrom(call: IncomingCall, options?: PropagationOptions
   const deadline = deadlineFrom(call);
   if (deadline !== undefined) result.deadline = deadline - reserve;
   return result;
+}
+
+/**
+ * A client call's link to the server call it was made from (its `parent` call option): per
+ * `propagate_flags`, the parent's deadline bounds the whole operation and its cancellation
+ * stops it. The interceptor makes its attempts without `parent`, so grpc-js does not add a
+ * listener to the parent per attempt; this link is the only one.
+ *
+ * @internal
+ */
+export class ParentLink {
+  readonly #parent: IncomingCall;
+  readonly #flags: number;
+  #onCancelled: (() => void) | undefined = undefined;
+
+  /** Calls `cancel` now if the parent is cancelled already, or once it is (until unlinked). */
+  constructor(parent: IncomingCall, flags: number | undefined, cancel: () => void) {
+    this.#parent = parent;
+    this.#flags = flags ?? Propagate.DEFAULTS;
+    if (this.#flags & Propagate.CANCELLATION) {
+      if (parent.cancelled) {
+        cancel();
+      } else {
+        this.#onCancelled = cancel;
+        (parent as EventEmitter).on('cancelled', cancel);
+      }
+    }
+  }
+
+  /** The earlier of `deadline` and the parent's, when the deadline propagates. */
+  bound(deadline: number | undefined): number | undefined {
+    if (!(this.#flags & Propagate.DEADLINE)) return deadline;
+    return earliest(deadline, deadlineMs(this.#parent.getDeadline()));
+  }
+
+  /** Stops listening to the parent. */
+  unlink(): void {
+    if (this.#onCancelled === undefined) return;
+    (this.#parent as EventEmitter).removeListener('cancelled', this.#onCancelled);
+    this.#onCancelled = undefined;
+  }
 }

@@ -1,77 +1,50 @@
 /**
  * The per-call state behind the interceptor, and the `InterceptingCall` it returns: one
- * `ResilientCall` per gRPC call runs the call through the policy (it is the operation's
- * handler, see `OperationHandler`), and each attempt is a new call down the interceptor chain
- * (`nextCall`), so a retry is a fresh HTTP/2 stream with the same metadata and request.
- *
- * Nothing reaches the caller until the call commits: for unary calls when an attempt ends
- * OK, for server streaming at the first response message (or an OK end with none).
- * Until then response headers and the message are held, and the request is kept to be
- * replayed. Client-streaming and bidi calls are committed from the start and pass
- * straight through. A call's final OK is reported only once the policy has booked it.
+ * `ResilientCall` per gRPC call is the handler of its operation (`OperationHandler`);
+ * each attempt is a new call down the chain (`nextCall`): a fresh HTTP/2 stream with the
+ * same metadata and request. Nothing reaches the caller until the call commits (unary: an
+ * attempt ends OK; server streaming: its first message); until then headers and message
+ * are held and the request is kept for a replay. Client-streaming and bidi calls commit at
+ * once. A final OK is reported only once the policy has booked it. With hedging, several
+ * attempts run until one commits; the engine aborts the losers (their calls cancelled).
  *
  * @internal
  * @module
  */
-import type { EventEmitter } from 'node:events';
 import {
   InterceptingCall,
   type InterceptingListener,
   type InterceptorOptions,
   type Metadata,
   type NextCall,
-  propagate as Propagate,
   status as Status,
   type StatusObject,
 } from '@grpc/grpc-js';
 import { LightSignal } from '../abort.js';
-import { earliest } from '../deadline.js';
 import type { AttemptHandle } from '../engine/attempt.js';
 import type { OperationHandler } from '../engine/handler.js';
-import { AttemptTimeoutError, DeadlineExceededError } from '../errors.js';
 import { runOperation } from '../policy.js';
 import { type AttemptOwner, AttemptRun, type ChildCall } from './attempt.js';
+import {
+  abandonDetails,
+  attemptError,
+  attemptMetadata,
+  attemptOptions,
+  fullListener,
+  halfClose,
+  live,
+  startRead,
+  UNREACHABLE,
+} from './call-parts.js';
 import type { MethodPlan } from './methods.js';
-import { deadlineMs } from './propagation.js';
-import { CallCancelledError, serviceError, statusFromError } from './status.js';
-
-type MessageContext = Parameters<ChildCall['sendMessageWithContext']>[0];
-type IncomingCall = NonNullable<InterceptorOptions['parent']>;
+import { deadlineMs, ParentLink } from './propagation.js';
+import { type MessageContext, RequestTape } from './request.js';
+import { CallCancelledError, statusFromError } from './status.js';
 
 /** Metadata key of the operation's idempotency key, identical on every attempt. */
 export const IDEMPOTENCY_KEY = 'idempotency-key';
-/** Metadata key gRFC A6 defines for the number of attempts made before this one. */
-export const PREVIOUS_ATTEMPTS = 'grpc-previous-rpc-attempts';
-/** Timers fire late, and Node may run one a millisecond before Date.now() agrees. */
-const DEADLINE_SLACK_MS = 5;
-
-/**
- * What `InterceptingCall`'s constructor is given as the next call. ResilientCall
- * overrides every method of the call interface, so nothing of InterceptingCall's own
- * machinery (and so this object) is ever used; should a grpc-js version call a method
- * ResilientCall does not override, the call fails loudly instead of doing nothing.
- */
-const UNREACHABLE: ChildCall = {
-  cancelWithStatus: unreachable,
-  getPeer: unreachable,
-  start: unreachable,
-  sendMessageWithContext: unreachable,
-  sendMessage: unreachable,
-  startRead: unreachable,
-  halfClose: unreachable,
-  getAuthContext: unreachable,
-};
-function unreachable(): never {
-  throw new Error(
-    'breakwater: this @grpc/grpc-js version calls an InterceptingCall method breakwater does not implement',
-  );
-}
-
 /** How far a call got (see `ResilientCall.#phase`). */
 type CallPhase = 'open' | 'committed' | 'done';
-
-/** A listener method the caller left out. */
-const ignore = (): void => {};
 
 /**
  * The call the interceptor returns. It is an `InterceptingCall`, as grpc-js's
@@ -92,28 +65,23 @@ export class ResilientCall
   readonly #signal = new LightSignal();
   #listener: InterceptingListener | undefined = undefined;
   #metadata: Metadata | undefined = undefined;
-  /** Messages sent before the first attempt's call existed (it waited for a bulkhead). */
-  #pending: [MessageContext, unknown][] | undefined = undefined;
-  /**
-   * Whether the request is kept for a retry (until the call commits). Only methods whose
-   * request is one message are ever retried, so one field holds it.
-   */
-  #replay: boolean;
-  #request: unknown = undefined;
-  #hasRequest = false;
-  #halfClosed = false;
-  #readStarted = false;
+  readonly #tape: RequestTape;
+  /** The latest attempt, or the one that won (a hedged call sets it at its commit point). */
   #run: AttemptRun | undefined = undefined;
+  /**
+   * Every attempt of a hedged call (several run at once until one commits); undefined
+   * unless the call's policy hedges.
+   */
+  #runs: AttemptRun[] | undefined = undefined;
   /**
    * How far the call got: `open` while attempts may still be retried (nothing reached
    * the caller), `committed` once an answer is flowing to the caller (client-streaming
    * and bidi calls start there), `done` once the caller heard the final status.
    */
   #phase: CallPhase = 'open';
-  #parent: IncomingCall | undefined = undefined;
+  #parent: ParentLink | undefined = undefined;
   /** Inside start(), while the policy admits the call (see `failed`). */
   #starting = false;
-  #onParentCancelled: (() => void) | undefined = undefined;
 
   /** What telemetry records of the call (`rpc.method`): the method plan's, one per method. */
   get attributes(): MethodPlan['attributes'] {
@@ -125,50 +93,44 @@ export class ResilientCall
     this.#plan = plan;
     this.#options = options;
     this.#next = next;
-    this.#replay = plan.retries;
+    this.#tape = new RequestTape(plan.retries);
     // Client-streaming and bidi calls are never retried: pass everything straight through.
     if (plan.streamingRequest) this.#phase = 'committed';
   }
 
   override start(metadata: Metadata, listener?: Partial<InterceptingListener>): void {
-    // grpc-js's clients and InterceptingCalls pass a full listener; anyone else may not.
-    this.#listener =
-      listener !== undefined &&
-      listener.onReceiveMetadata !== undefined &&
-      listener.onReceiveMessage !== undefined &&
-      listener.onReceiveStatus !== undefined
-        ? (listener as InterceptingListener)
-        : fullListener(listener);
+    this.#listener = fullListener(listener);
     this.#metadata = metadata;
     const options = this.#options;
     let deadline = deadlineMs(options.deadline);
     const parent = options.parent;
     if (parent !== undefined && parent !== null) {
-      // Propagation from the server call being handled (see callOptionsFrom): its
-      // deadline bounds the whole operation, and its cancellation stops it. Attempts are
-      // made without `parent`, so grpc-js does not add a listener to it per attempt.
-      this.#parent = parent;
-      const flags = options.propagate_flags ?? Propagate.DEFAULTS;
-      if (flags & Propagate.DEADLINE) deadline = earliest(deadline, deadlineMs(parent.getDeadline()));
-      if (flags & Propagate.CANCELLATION) {
-        if (parent.cancelled) {
-          this.#signal.abort(new CallCancelledError(Status.CANCELLED, 'Cancelled by parent call'));
-        } else {
-          this.#onParentCancelled = () => this.cancelWithStatus(Status.CANCELLED, 'Cancelled by parent call');
-          (parent as EventEmitter).on('cancelled', this.#onParentCancelled);
-        }
-      }
+      // Propagation from the server call being handled (see callOptionsFrom).
+      const link = new ParentLink(parent, options.propagate_flags, () =>
+        this.cancelWithStatus(Status.CANCELLED, 'Cancelled by parent call'),
+      );
+      this.#parent = link;
+      deadline = link.bound(deadline);
     }
     const own = metadata.get(IDEMPOTENCY_KEY)[0];
     const plan = this.#plan;
+    const ownKey = typeof own === 'string' && own.length > 0 ? own : undefined;
+    let policy = plan.policy;
+    if (plan.unhedged !== undefined && ownKey === undefined) {
+      // A method that is not idempotent, called without a key: never hedged (one attempt).
+      policy = plan.unhedged;
+      this.#tape.replay = false;
+    } else if (plan.hedged) {
+      this.#runs = [];
+    }
     // The call is the operation's handler (startAttempt, succeeded, failed below): no
     // promise or closure per call on the success path.
     this.#starting = true;
     try {
-      runOperation(plan.policy, this, {
+      runOperation(policy, this, {
         signal: this.#signal.asAbortSignal(),
         deadline,
-        idempotencyKey: typeof own === 'string' && own.length > 0 ? own : undefined,
+        idempotencyKey: ownKey,
         key: plan.key(options),
         retryOn: plan.retryOn,
       });
@@ -179,44 +141,42 @@ export class ResilientCall
 
   /** Starts one attempt: a new call down the chain, with the request replayed. */
   startAttempt(context: AttemptHandle): void {
+    const runs = this.#runs;
     const previous = this.#run;
-    if (previous !== undefined && !previous.ended) this.#abandon(previous, 'breakwater: attempt abandoned');
+    // Without hedging a new attempt supersedes the last one; a hedge runs beside the others,
+    // and the engine aborts the losers' signals when the operation settles.
+    if (runs === undefined && previous !== undefined && !previous.ended) {
+      this.#abandon(previous, 'breakwater: attempt abandoned');
+    }
     const run = new AttemptRun(this, context);
     this.#run = run;
+    runs?.push(run);
     const plan = this.#plan;
     const number = context.attempt;
     const base = this.#metadata as Metadata;
     if (number === 1 && context.idempotencyKey !== undefined && base.get(IDEMPOTENCY_KEY).length === 0) {
       base.set(IDEMPOTENCY_KEY, context.idempotencyKey);
     }
-    let metadata = base;
-    if (this.#replay) {
-      // Every attempt gets its own copy: interceptors further down may add entries.
-      metadata = base.clone();
-      if (number > 1) metadata.set(PREVIOUS_ATTEMPTS, String(number - 1));
-    }
+    // Every attempt kept for a replay gets its own copy: interceptors further down may add entries.
+    const metadata = this.#tape.replay ? attemptMetadata(base, number) : base;
     // A unary attempt's call deadline is the attempt's own (the server learns its budget);
     // a stream outlives its first message, so its call gets the operation's deadline and
     // the attempt timeout (time to the first message) is enforced here.
     const deadline = plan.streamingResponse ? context.deadline : context.attemptDeadline;
-    let options = this.#options;
-    if (this.#parent !== undefined || deadline !== undefined) {
-      // Copied with Object.assign, not a spread: V8 spreads grpc-js's options object (itself
-      // made by Object.assign) into a slow copy that slows down the rest of the call (the
-      // "full policy" row of `npm run bench -- overhead`).
-      const copy: InterceptorOptions = Object.assign({}, options);
-      if (this.#parent !== undefined) {
-        // The parent's deadline and cancellation were taken over in start(). Set to
-        // undefined rather than deleted: a delete would make the copy slow again.
-        (copy as { parent?: unknown }).parent = undefined;
-        (copy as { propagate_flags?: unknown }).propagate_flags = undefined;
-      }
-      copy.deadline = deadline ?? Number.POSITIVE_INFINITY;
-      options = copy;
-    }
+    const hasParent = this.#parent !== undefined;
+    const options =
+      hasParent || deadline !== undefined
+        ? attemptOptions(this.#options, hasParent, deadline)
+        : this.#options;
     const child = this.#next(options);
     run.child = child;
-    if (
+    if (runs !== undefined) {
+      // A hedged attempt's call is cancelled when its signal aborts: it lost to another
+      // attempt, timed out, or the operation ended without it. Only hedged calls listen,
+      // so the common path adds no listener.
+      run.onAbort = () => this.#abandon(run, abandonDetails(context.signal.reason));
+      context.signal.addEventListener('abort', run.onAbort, { once: true });
+    } else if (
       plan.streamingResponse &&
       context.attemptDeadline !== undefined &&
       context.attemptDeadline !== deadline
@@ -225,17 +185,7 @@ export class ResilientCall
       context.signal.addEventListener('abort', run.onAbort, { once: true });
     }
     child.start(metadata, run);
-    if (number === 1) {
-      const pending = this.#pending;
-      this.#pending = undefined;
-      if (pending !== undefined)
-        for (const [messageContext, message] of pending)
-          child.sendMessageWithContext(messageContext, message);
-    } else if (this.#hasRequest) {
-      child.sendMessage(this.#request);
-    }
-    if (this.#halfClosed) child.halfClose();
-    if (this.#readStarted) child.startRead();
+    this.#tape.replayTo(child, number === 1);
   }
 
   /**
@@ -260,19 +210,32 @@ export class ResilientCall
       process.nextTick(() => this.failed(error));
       return;
     }
-    const run = this.#run;
-    if (run !== undefined && run.status !== undefined && error === run.error) {
+    const run = this.#runOf(error);
+    if (run !== undefined && run.status !== undefined) {
       this.#deliver(run, run.status);
       return;
     }
     const status = statusFromError(error);
-    if (run !== undefined && !run.ended) this.#abandon(run, status.details, status.code);
+    const latest = this.#run;
+    if (latest !== undefined && !latest.ended) this.#abandon(latest, status.details, status.code);
+    // A hedged call's other attempts were cancelled already: the engine aborted their signals.
     if (!this.#plan.streamingResponse) this.#listener?.onReceiveMessage(null);
     this.#finish(status);
   }
 
+  /** The attempt that failed with `error` (a hedged call reports its first attempt's). */
+  #runOf(error: unknown): AttemptRun | undefined {
+    if (error === undefined) return undefined;
+    const run = this.#run;
+    if (run !== undefined && run.error === error) return run;
+    const runs = this.#runs;
+    if (runs !== undefined) for (const other of runs) if (other.error === error) return other;
+    return undefined;
+  }
+
   /** Cancels an attempt's call; whatever it reports later is ignored. */
   #abandon(run: AttemptRun, details: string, code: number = Status.CANCELLED): void {
+    if (run.abandoned) return;
     run.abandoned = true;
     run.detach();
     if (!run.ended) run.child?.cancelWithStatus(code, details);
@@ -280,7 +243,9 @@ export class ResilientCall
 
   /** Whether what `run` reports must be ignored. */
   #stale(run: AttemptRun): boolean {
-    return run !== this.#run || run.abandoned || this.#phase === 'done' || this.#signal.aborted;
+    if (run.abandoned || this.#phase === 'done' || this.#signal.aborted) return true;
+    // Hedged attempts run side by side until one commits; then only the winner counts.
+    return run !== this.#run && (this.#runs === undefined || this.#phase !== 'open');
   }
 
   /**
@@ -341,43 +306,13 @@ export class ResilientCall
     // The attempt failed. The policy books it (breaker, budget) and then either retries
     // or rejects, and #failed reports the status: the caller hears of the failure only
     // after the breaker has.
-    const error = this.#attemptError(run, status);
-    if (error === undefined) {
-      const plain = serviceError(status);
-      run.status = status;
-      run.error = plain;
-      run.reject(plain);
-    } else {
-      run.error = error;
-      run.reject(error);
-    }
-  }
-
-  /**
-   * A DEADLINE_EXCEEDED that grpc-js (or the server) reported as the operation's
-   * deadline or this attempt's timeout expired becomes breakwater's error for it, so the
-   * outcome does not depend on which of two timers set for the same instant fired first.
-   */
-  #attemptError(run: AttemptRun, status: StatusObject): Error | undefined {
-    if (status.code !== Status.DEADLINE_EXCEEDED) return undefined;
-    const context = run.context;
-    const now = this.#plan.clock.now();
-    const deadline = context.deadline;
-    if (deadline !== undefined && now >= deadline - DEADLINE_SLACK_MS) {
-      return new DeadlineExceededError(deadline, { cause: serviceError(status) });
-    }
-    const at = context.attemptDeadline;
-    const timeout = this.#plan.attemptTimeout;
-    if (at !== undefined && at !== deadline && timeout !== undefined && now >= at - DEADLINE_SLACK_MS) {
-      return new AttemptTimeoutError(timeout);
-    }
-    return undefined;
+    run.failed(status, attemptError(run.context, status, this.#plan.clock.now(), this.#plan.attemptTimeout));
   }
 
   #commit(run: AttemptRun): void {
+    this.#run = run;
     this.#phase = 'committed';
-    this.#replay = false;
-    this.#request = undefined;
+    this.#tape.release();
     run.detach();
     run.settled = true;
     run.resolve();
@@ -394,13 +329,8 @@ export class ResilientCall
   /** The call is over: report its status and release what it holds. */
   #finish(status: StatusObject): void {
     this.#phase = 'done';
-    this.#replay = false;
-    this.#request = undefined;
-    this.#pending = undefined;
-    if (this.#onParentCancelled !== undefined) {
-      (this.#parent as EventEmitter | undefined)?.removeListener('cancelled', this.#onParentCancelled);
-      this.#onParentCancelled = undefined;
-    }
+    this.#tape.release();
+    this.#parent?.unlink();
     this.#listener?.onReceiveStatus(status);
   }
 
@@ -423,18 +353,16 @@ export class ResilientCall
   }
 
   override sendMessageWithContext(context: MessageContext, message: unknown): void {
-    if (this.#replay) {
-      this.#request = message;
-      this.#hasRequest = true;
-    }
     const run = this.#run;
-    if (run === undefined || run.child === undefined) {
-      if (this.#pending === undefined) this.#pending = [];
-      this.#pending.push([context, message]);
-    } else if (!run.ended && !run.abandoned) {
+    // Held for the first attempt's call while none exists; once an attempt is over, a
+    // retry replays it. (Not through #forward: no closure per message.)
+    this.#tape.record(context, message, run?.child === undefined);
+    if (run?.child === undefined) return;
+    if (this.#runs !== undefined && this.#phase === 'open') {
+      for (const other of this.#runs) if (live(other)) other.child?.sendMessageWithContext(context, message);
+    } else if (live(run)) {
       run.child.sendMessageWithContext(context, message);
     }
-    // Otherwise the attempt is over; a retry replays the message.
   }
 
   override sendMessage(message: unknown): void {
@@ -442,30 +370,30 @@ export class ResilientCall
   }
 
   override startRead(): void {
-    this.#readStarted = true;
-    const run = this.#run;
-    if (run !== undefined && !run.ended && !run.abandoned) run.child?.startRead();
+    this.#tape.readStarted = true;
+    this.#forward(startRead);
   }
 
   override halfClose(): void {
-    this.#halfClosed = true;
+    this.#tape.halfClosed = true;
+    this.#forward(halfClose);
+  }
+
+  /**
+   * Passes a request stream operation on: to every attempt still running of a hedged call
+   * that has not committed, else to the latest attempt while it runs (a retry replays it).
+   */
+  #forward(op: (child: ChildCall) => void): void {
+    const runs = this.#runs;
+    if (runs !== undefined && this.#phase === 'open') {
+      for (const run of runs) if (live(run) && run.child !== undefined) op(run.child);
+      return;
+    }
     const run = this.#run;
-    if (run !== undefined && !run.ended && !run.abandoned) run.child?.halfClose();
+    if (run?.child !== undefined && live(run)) op(run.child);
   }
 
   override getAuthContext(): ReturnType<ChildCall['getAuthContext']> {
     return this.#run?.child?.getAuthContext() ?? null;
   }
-}
-
-/** A listener with the methods `listener` lacks doing nothing. */
-function fullListener(listener: Partial<InterceptingListener> | undefined): InterceptingListener {
-  const onReceiveMetadata = listener?.onReceiveMetadata;
-  const onReceiveMessage = listener?.onReceiveMessage;
-  const onReceiveStatus = listener?.onReceiveStatus;
-  return {
-    onReceiveMetadata: onReceiveMetadata === undefined ? ignore : onReceiveMetadata.bind(listener),
-    onReceiveMessage: onReceiveMessage === undefined ? ignore : onReceiveMessage.bind(listener),
-    onReceiveStatus: onReceiveStatus === undefined ? ignore : onReceiveStatus.bind(listener),
-  };
 }

@@ -9,10 +9,11 @@
 import { executeAttributed } from '../attributed.js';
 import type { AttemptContext, ExecuteOptions, Policy, RetryDecision } from '../index.js';
 import { invalid, obj } from '../validate.js';
-import { DRAIN_LIMIT } from './attempt.js';
 import { HttpAttributes } from './attributes.js';
 import { bodyKind, ITERATOR, REPLAYABLE, STREAM, streamUnread, TrackedBody } from './body.js';
 import { classifyHttpFailure, repeatability, wantsRetry } from './classify.js';
+import { drain, headerRecord, isRequest, noop, origin } from './fetch-parts.js';
+import { mayHedge, singleAttempt } from './hedging.js';
 import { checkPolicy } from './interceptor.js';
 import {
   HTTP_OPTION_KEYS,
@@ -26,7 +27,7 @@ import {
   SUCCESS,
 } from './options.js';
 import { parseRetryAfter } from './retry-after.js';
-import { HttpStatusError, type ResponseHeaders } from './status-error.js';
+import { HttpStatusError } from './status-error.js';
 
 /** A fetch function, as `globalThis.fetch` or undici's `fetch`. */
 export type FetchLike = (input: string | URL | Request, init?: RequestInit) => Promise<Response>;
@@ -109,7 +110,8 @@ interface Outcome {
 
 /** One call of a resilient fetch. */
 class FetchCall {
-  readonly #policy: Policy;
+  /** The policy (a single-attempt copy when a hedging policy may not hedge this request). */
+  #policy: Policy;
   readonly #options: ResolvedHttpOptions;
   readonly #settings: RequestSettings | undefined;
   readonly #fetch: FetchLike;
@@ -128,6 +130,9 @@ class FetchCall {
   /** The response the caller gets when retrying stops on its status. */
   #final: Outcome | undefined = undefined;
   #committed = false;
+  /** Several attempts run at once (the policy hedges); their retryable statuses are all held. */
+  #hedged = false;
+  #heldAll: Outcome[] | undefined = undefined;
 
   constructor(
     policy: Policy,
@@ -162,6 +167,16 @@ class FetchCall {
   /** Runs the call; telemetry gets its method and host from `attributes`. */
   run(attributes: HttpAttributes): Promise<Response> {
     const settings = this.#settings;
+    if (this.#policy.config.hedge !== undefined) {
+      // Hedged only when the request may be repeated and its body sent twice at once.
+      const hedge =
+        this.#bodyKind === REPLAYABLE &&
+        mayHedge(this.#policy, this.#method(), this.#options, settings, () =>
+          this.#baseHeaders().has(this.#options.idempotencyHeader),
+        );
+      if (hedge) this.#hedged = true;
+      else this.#policy = singleAttempt(this.#policy);
+    }
     const at = origin(this.#input);
     const options: ExecuteOptions = {
       signal: this.#callerSignal,
@@ -178,10 +193,11 @@ class FetchCall {
   }
 
   readonly #run = async (ctx: AttemptContext): Promise<Response> => {
-    this.#drainHeld();
+    if (!this.#hedged) this.#drainHeld();
     this.#attempt = ctx.attempt;
     if (!this.#prepared) this.#prepare(ctx);
-    const timed = ctx.attemptDeadline !== undefined;
+    // A hedged attempt listens to its signal: it aborts when the attempt loses.
+    const timed = ctx.attemptDeadline !== undefined || this.#hedged;
     // ctx.signal aborts on the deadline, the attempt timeout and the caller's abort; it is
     // created on first read, so read it only when it can fire before the caller's own.
     const attemptSignal = timed ? ctx.signal : undefined;
@@ -211,7 +227,16 @@ class FetchCall {
       headers,
       parseRetryAfter(response.headers.get('retry-after'), now),
     );
-    if (kind === RETRYABLE && this.#mayRepeat() && this.#attempt < this.#policy.config.maxAttempts) {
+    if (this.#hedged) {
+      // A retryable status is held while the other attempts run (the first one held is the
+      // caller's if all fail); any other failure status is final.
+      const outcome = { response, error };
+      if (kind !== RETRYABLE) {
+        this.#committed = true;
+        this.#final = outcome;
+      } else if (this.#heldAll === undefined) this.#heldAll = [outcome];
+      else this.#heldAll.push(outcome);
+    } else if (kind === RETRYABLE && this.#mayRepeat() && this.#attempt < this.#policy.config.maxAttempts) {
       this.#held = { response, error };
     } else {
       this.#committed = true;
@@ -236,11 +261,14 @@ class FetchCall {
 
   readonly #finished = (response: Response): Response => {
     this.#release();
+    this.#drainAll(undefined);
     return response;
   };
 
   readonly #failed = (error: unknown): Response => {
     this.#release();
+    const kept = this.#drainAll(error);
+    if (kept !== undefined) return kept.response;
     const held = this.#held;
     this.#held = undefined;
     if (held !== undefined) {
@@ -253,7 +281,7 @@ class FetchCall {
 
   #prepare(ctx: AttemptContext): void {
     this.#prepared = true;
-    const method = (this.#init?.method ?? this.#request?.method ?? 'GET').toUpperCase();
+    const method = this.#method();
     const settings = this.#settings;
     const decided = repeatability(
       method,
@@ -265,6 +293,10 @@ class FetchCall {
     );
     this.#repeatable = decided.repeatable;
     this.#keyHeader = decided.keyHeader;
+  }
+
+  #method(): string {
+    return (this.#init?.method ?? this.#request?.method ?? 'GET').toUpperCase();
   }
 
   #mayRepeat(): boolean {
@@ -319,6 +351,20 @@ class FetchCall {
     return out;
   }
 
+  /** Drains a hedged request's held responses, but the one `error` stands for (returned). */
+  #drainAll(error: unknown): Outcome | undefined {
+    const held = this.#heldAll;
+    this.#heldAll = undefined;
+    let kept: Outcome | undefined;
+    if (held !== undefined) {
+      for (const outcome of held) {
+        if (kept === undefined && error !== undefined && outcome.error === error) kept = outcome;
+        else drain(outcome.response);
+      }
+    }
+    return kept;
+  }
+
   #drainHeld(): void {
     const held = this.#held;
     this.#held = undefined;
@@ -338,53 +384,3 @@ class FetchCall {
     }
   }
 }
-
-/** A Request, from this realm's fetch or another (undici's own Request class). */
-function isRequest(input: string | URL | Request): input is Request {
-  return (
-    typeof input === 'object' &&
-    !(input instanceof URL) &&
-    typeof input.url === 'string' &&
-    typeof input.clone === 'function'
-  );
-}
-
-/** The origin of a fetch input (the keyed breaker's key), if it parses. */
-function origin(input: string | URL | Request): string | undefined {
-  try {
-    if (typeof input === 'string') return new URL(input).origin;
-    if (input instanceof URL) return input.origin;
-    return new URL((input as Request).url).origin;
-  } catch {
-    return undefined; // fetch itself will reject the input
-  }
-}
-
-function headerRecord(headers: Headers): ResponseHeaders {
-  const out: Record<string, string> = {};
-  headers.forEach((value, name) => {
-    out[name] = value;
-  });
-  return out;
-}
-
-/**
- * Reads and drops a failed attempt's body so its connection returns to the pool; a body
- * longer than DRAIN_LIMIT is cancelled instead (which closes the connection).
- */
-function drain(response: Response): void {
-  const body = response.body;
-  if (body === null || body.locked) return;
-  const reader = body.getReader();
-  let read = 0;
-  const next = (): Promise<void> =>
-    reader.read().then(({ done, value }) => {
-      if (done) return;
-      read += value.byteLength;
-      if (read > DRAIN_LIMIT) return reader.cancel();
-      return next();
-    });
-  next().catch(noop);
-}
-
-function noop(): void {}

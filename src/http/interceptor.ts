@@ -7,7 +7,7 @@
  */
 import type { Dispatcher } from 'undici';
 import type { Policy } from '../index.js';
-import { invalid } from '../validate.js';
+import { invalid, noFallback } from '../validate.js';
 import { HttpAttributes } from './attributes.js';
 import { LegacyCall, ModernCall } from './dispatch-handlers.js';
 import {
@@ -51,6 +51,10 @@ export interface HttpInterceptorOptions extends HttpOptions {}
  * returned it. Other failures reject with undici's own error, or with a `BreakwaterError`
  * (circuit open, deadline exceeded, bulkhead full). Per-request options go in the request
  * options' `breakwater` property and override these.
+ *
+ * With a policy that hedges (`hedge`), requests that may be repeated (by the rules above)
+ * and have a string or buffer body are hedged; the first response head that is not a
+ * failure wins and the other requests are aborted. A policy with a `fallback` is refused.
  *
  * Upgrades and CONNECT requests pass through untouched.
  *
@@ -109,7 +113,7 @@ export function httpInterceptor(
     };
 }
 
-/** Throws InvalidOptionsError unless `policy` is a breakwater policy. */
+/** Throws InvalidOptionsError unless `policy` is a breakwater policy without a fallback. */
 export function checkPolicy(policy: unknown, option: string): void {
   if (
     typeof policy !== 'object' ||
@@ -119,4 +123,5 @@ export function checkPolicy(policy: unknown, option: string): void {
   ) {
     invalid(option, 'a breakwater policy (from policy())', policy);
   }
+  noFallback(option, policy as Policy);
 }

@@ -33,21 +33,16 @@ import type { AttemptContext, ExecuteOptions, Policy, RetryDecision } from '../i
 import { runOperation } from '../policy.js';
 import { ABANDONED, type Attempt, type AttemptOwner, COMMITTED, DONE, HELD } from './attempt.js';
 import type { HttpAttributes } from './attributes.js';
-import { bodyKind, ITERATOR, REPLAYABLE, STREAM, streamUnread, TrackedBody } from './body.js';
 import { CallerSignal, defaultAbortReason } from './caller-signal.js';
-import { classifyHttpFailure, repeatability, wantsRetry } from './classify.js';
-import { addHeaders, findHeader, type RequestHeaders } from './headers.js';
+import { classifyHttpFailure, wantsRetry } from './classify.js';
+import { singleAttempt } from './hedging.js';
 import { RETRYABLE, type RequestSettings, type ResolvedHttpOptions, SUCCESS } from './options.js';
+import { type DispatchOptionsLike, RequestShape } from './request-shape.js';
+
+export type { DispatchOptionsLike };
+
 import { parseRetryAfter } from './retry-after.js';
 import { HttpStatusError } from './status-error.js';
-
-/** The request options the interceptor reads (a structural subset of undici's DispatchOptions). */
-export interface DispatchOptionsLike {
-  readonly method: string;
-  readonly origin?: string | URL | undefined;
-  readonly headers?: unknown;
-  readonly body?: unknown;
-}
 
 /**
  * The `execute` options of one request: its abort signal (the call), breaker key, deadline
@@ -102,11 +97,9 @@ export type DispatchFn = (options: never, handler: never) => boolean;
  * caller's abort reaches the policy through (a {@link CallerSignal}), and the handler of
  * the operation the policy runs (an `OperationHandler`).
  */
-export abstract class HttpCall extends CallerSignal implements AttemptOwner, OperationHandler<void> {
-  readonly policy: Policy;
-  readonly options: ResolvedHttpOptions;
-  readonly settings: RequestSettings | undefined;
-  readonly opts: DispatchOptionsLike;
+export abstract class HttpCall extends RequestShape implements AttemptOwner, OperationHandler<void> {
+  /** The policy the request runs through (a single-attempt copy when it may not hedge). */
+  policy: Policy;
   /** The attempt the policy is running (or ran last). */
   current: Attempt | undefined = undefined;
   held: Attempt | undefined = undefined;
@@ -117,14 +110,12 @@ export abstract class HttpCall extends CallerSignal implements AttemptOwner, Ope
   /** `execute` has settled. */
   operationOver = false;
   readonly #dispatch: DispatchFn;
-  #prepared = false;
-  #repeatable = false;
-  #attemptNumber = 0;
-  #keyHeader: string | undefined = undefined;
-  #body: unknown;
-  #bodyKind: number;
   #dispatched = true;
   readonly #attributes: HttpAttributes;
+  /** The attempts of a hedged request, several in flight at once; undefined unless it hedges. */
+  #hedged: Attempt[] | undefined = undefined;
+  /** A hedged request's held retryable responses, kept until the operation ends. */
+  #heldAll: Attempt[] | undefined = undefined;
 
   constructor(
     shared: SharedState,
@@ -132,17 +123,10 @@ export abstract class HttpCall extends CallerSignal implements AttemptOwner, Ope
     dispatch: DispatchFn,
     opts: DispatchOptionsLike,
   ) {
-    super();
-    const policy = shared.policy;
-    this.policy = policy;
-    this.options = settings?.options ?? shared.options;
-    this.settings = settings;
+    super(settings?.options ?? shared.options, settings, opts);
+    this.policy = shared.policy;
     this.#dispatch = dispatch;
-    this.opts = opts;
     this.#attributes = shared.attributes;
-    const kind = bodyKind(opts.body);
-    this.#bodyKind = kind;
-    this.#body = kind === ITERATOR ? new TrackedBody(opts.body as Iterable<unknown>) : opts.body;
   }
 
   /** What telemetry records of the request (read only when a policy observes it). */
@@ -160,6 +144,13 @@ export abstract class HttpCall extends CallerSignal implements AttemptOwner, Ope
   /** Starts the operation. */
   start(): boolean {
     this.callerStart();
+    if (this.policy.config.hedge !== undefined) {
+      // Hedging sends the request again while it runs: only a request that may be
+      // repeated, with a body that can be sent twice at once, is hedged; any other runs
+      // through a single-attempt copy of the policy (same breaker, bulkhead, deadline).
+      if (this.mayHedge(this.policy)) this.#hedged = [];
+      else this.policy = singleAttempt(this.policy);
+    }
     // The call is the operation's handler (startAttempt, succeeded, failed): no promise or
     // closure per request on the success path.
     runOperation(this.policy, this, new RequestExecuteOptions(this));
@@ -170,19 +161,29 @@ export abstract class HttpCall extends CallerSignal implements AttemptOwner, Ope
 
   /** One attempt, as the policy runs it: it reports its end through `ctx`. */
   startAttempt(ctx: AttemptHandle): void {
-    const previous = this.current;
-    if (previous?.running === true) this.abandon(previous, new Error('superseded by a new attempt'));
-    if (this.held !== undefined) this.#drainHeld();
+    const hedged = this.#hedged;
+    if (hedged === undefined) {
+      const previous = this.current;
+      if (previous?.running === true) this.abandon(previous, new Error('superseded by a new attempt'));
+      if (this.held !== undefined) this.#drainHeld();
+    }
     if (this.aborted) {
       ctx.fail(this.reason);
       return;
     }
     // A throw from here fails the attempt (the owned-operation contract).
-    if (!this.#prepared) this.#prepare(ctx);
-    const opts = this.#attemptOptions(ctx);
+    if (!this.prepared) this.prepare(ctx);
+    const opts = this.attemptOptions(ctx, this.policy.config.clock.now());
     const attempt = this.newAttempt();
     this.current = attempt;
     attempt.bind(ctx);
+    if (hedged !== undefined) {
+      // A hedge runs beside the others: each is aborted in undici when its signal aborts (it
+      // lost to another attempt, timed out, or the operation ended without it).
+      hedged.push(attempt);
+      const signal = ctx.signal;
+      signal.addEventListener('abort', () => this.abandon(attempt, signal.reason), { once: true });
+    }
     try {
       this.#dispatched = this.#dispatch(opts as never, attempt as never);
     } catch (error) {
@@ -191,17 +192,29 @@ export abstract class HttpCall extends CallerSignal implements AttemptOwner, Ope
   }
 
   /** The operation succeeded: the response has reached the caller already. */
-  succeeded(): void {}
+  succeeded(): void {
+    const held = this.#heldAll;
+    this.#heldAll = undefined;
+    // Not from inside the winner's parser callback (undici resumes one parser at a time).
+    if (held !== undefined) process.nextTick(drainAll, held);
+  }
 
   /**
    * The policy's retryOn for this request (see classify.ts for the default rules), called
    * through its execute options.
    */
   retryOn(error: unknown, ctx: AttemptContext): RetryDecision {
+    if (this.#hedged !== undefined) {
+      // A hedged attempt the policy ended itself was aborted through its signal; once a
+      // response reached the caller the operation is over.
+      if (this.aborted || this.committed) return false;
+      const own = this.policy.config.retryOn;
+      return own === undefined ? classifyHttpFailure(error, this.options) : own(error, ctx);
+    }
     const attempt = this.current;
     // The policy ended the attempt itself (its timeout fired): stop the request too.
     if (attempt !== undefined && !attempt.settled) this.abandon(attempt, error);
-    if (this.aborted || !this.#repeatable || !this.#bodyReplayable()) return false;
+    if (this.aborted || !this.repeatable || !this.bodyReplayable()) return false;
     // A response the caller has could not be retried, unless this was the last attempt
     // the policy allows anyway: then classify it, so that retrying stops for the reason
     // it would have stopped for (max-attempts), not as "not retryable".
@@ -226,6 +239,12 @@ export abstract class HttpCall extends CallerSignal implements AttemptOwner, Ope
   /** The operation failed: retrying stopped, the deadline passed, or the caller aborted. */
   failed(error: unknown): void {
     this.operationOver = true;
+    if (this.#hedged !== undefined) {
+      // Held responses are resumed outside the callback of the attempt that ended the
+      // operation (undici resumes one parser at a time).
+      process.nextTick(() => this.#hedgedFailed(this.#hedged as Attempt[], error));
+      return;
+    }
     const held = this.held;
     if (held !== undefined) {
       this.held = undefined;
@@ -261,6 +280,7 @@ export abstract class HttpCall extends CallerSignal implements AttemptOwner, Ope
     if (kind === SUCCESS) {
       attempt.state = COMMITTED;
       this.committed = true;
+      if (this.#hedged !== undefined) this.#win(attempt, undefined);
       return true;
     }
     const now = this.policy.config.clock.now();
@@ -270,12 +290,13 @@ export abstract class HttpCall extends CallerSignal implements AttemptOwner, Ope
       parseRetryAfter(attempt.header('retry-after'), now),
     );
     attempt.error = error;
+    if (this.#hedged !== undefined) return this.#hedgedHead(attempt, kind, error);
     if (
       kind === RETRYABLE &&
       !this.aborted &&
-      this.#repeatable &&
-      this.#attemptNumber < this.policy.config.maxAttempts &&
-      this.#bodyReplayable()
+      this.repeatable &&
+      this.attemptNumber < this.policy.config.maxAttempts &&
+      this.bodyReplayable()
     ) {
       attempt.state = HELD;
       this.held = attempt;
@@ -303,53 +324,75 @@ export abstract class HttpCall extends CallerSignal implements AttemptOwner, Ope
     this.callerError(error);
   }
 
+  /**
+   * A hedged attempt's failure status: a retryable one is held while the other attempts
+   * run on (the policy may send the next hedge at once); any other reaches the caller.
+   */
+  #hedgedHead(attempt: Attempt, kind: number, error: HttpStatusError): boolean {
+    if (kind === RETRYABLE && !this.aborted) {
+      attempt.state = HELD;
+      if (this.#heldAll === undefined) this.#heldAll = [attempt];
+      else this.#heldAll.push(attempt);
+      attempt.fail(error);
+      return false;
+    }
+    attempt.state = COMMITTED;
+    this.committed = true;
+    this.#win(attempt, error);
+    return true;
+  }
+
+  /**
+   * A hedged attempt's response goes to the caller: its attempt ends now, at the head (the
+   * body is the caller's, beyond the policy), so the policy settles and aborts the others.
+   */
+  #win(attempt: Attempt, error: unknown): void {
+    this.current = attempt;
+    if (error === undefined) attempt.succeed();
+    else attempt.fail(error);
+  }
+
+  /**
+   * A hedged request failed: the caller gets the held response the error stands for (the
+   * first attempt's), or the error; other held responses are drained. A response already
+   * committed (a fatal status) flows on to the caller.
+   */
+  #hedgedFailed(attempts: Attempt[], error: unknown): void {
+    const held = this.#heldAll;
+    this.#heldAll = undefined;
+    let release: Attempt | undefined;
+    if (held !== undefined) {
+      for (const attempt of held) {
+        if (
+          release === undefined &&
+          attempt.error === error &&
+          !this.committed &&
+          !this.done &&
+          !this.aborted
+        ) {
+          release = attempt;
+        } else {
+          attempt.drain();
+        }
+      }
+    }
+    if (this.committed) return;
+    if (release !== undefined) {
+      this.current = release;
+      release.release();
+      return;
+    }
+    for (const attempt of attempts) if (attempt.running) this.abandon(attempt, error);
+    this.finish(error);
+  }
+
   #drainHeld(): void {
     const held = this.held;
     this.held = undefined;
     held?.drain();
   }
+}
 
-  /** Decides, on the first attempt, whether the request may be repeated and with which key. */
-  #prepare(ctx: AttemptContext): void {
-    this.#prepared = true;
-    const settings = this.settings;
-    if (settings === undefined && this.options.methods.has(this.opts.method)) {
-      this.#repeatable = true; // the common case (a GET), decided without allocating
-      return;
-    }
-    const decided = repeatability(
-      String(this.opts.method),
-      this.options,
-      settings?.idempotent,
-      settings?.idempotencyKey,
-      () => findHeader(this.opts.headers as RequestHeaders, this.options.idempotencyHeader) !== undefined,
-      () => ctx.idempotencyKey,
-    );
-    this.#repeatable = decided.repeatable;
-    this.#keyHeader = decided.keyHeader;
-  }
-
-  /** The options for this attempt: the caller's, plus our headers and body wrapper. */
-  #attemptOptions(ctx: AttemptContext): DispatchOptionsLike {
-    this.#attemptNumber = ctx.attempt;
-    const deadlineHeader = this.options.deadlineHeader;
-    const sendDeadline = deadlineHeader !== undefined && ctx.attemptDeadline !== undefined;
-    if (this.#keyHeader === undefined && !sendDeadline && this.#body === this.opts.body) return this.opts;
-    const extra: [string, string][] = [];
-    if (this.#keyHeader !== undefined) extra.push([this.options.idempotencyHeader, this.#keyHeader]);
-    if (sendDeadline) {
-      const left = Math.max(0, Math.floor((ctx.attemptDeadline as number) - this.policy.config.clock.now()));
-      extra.push([deadlineHeader, String(left)]);
-    }
-    const headers = this.opts.headers as RequestHeaders;
-    const withExtra = extra.length === 0 ? headers : addHeaders(headers, extra);
-    return { ...this.opts, headers: withExtra, body: this.#body };
-  }
-
-  #bodyReplayable(): boolean {
-    const kind = this.#bodyKind;
-    if (kind === REPLAYABLE) return true;
-    if (kind === STREAM) return streamUnread(this.#body);
-    return !(this.#body as TrackedBody).consumed;
-  }
+function drainAll(attempts: Attempt[]): void {
+  for (const attempt of attempts) attempt.drain();
 }

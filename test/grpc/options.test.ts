@@ -21,6 +21,21 @@ describe('grpcInterceptor options are validated at construction', () => {
       /allowed: methods, idempotent, target, key/,
     ],
     [
+      'a policy with a fallback (an interceptor delivers statuses, not values)',
+      () => grpcInterceptor(policy({ fallback: () => 'cached' })),
+      'grpcInterceptor(policy)',
+      /a policy without fallback/,
+    ],
+    [
+      'a method policy with a fallback',
+      () =>
+        grpcInterceptor(p, {
+          methods: { '/orders.v1.OrderService/GetOrder': { policy: policy({ fallback: () => 1 }) } },
+        }),
+      'methods["/orders.v1.OrderService/GetOrder"].policy',
+      /a policy without fallback/,
+    ],
+    [
       'methods that is not an object',
       () => grpcInterceptor(p, { methods: [] as never }),
       'methods',

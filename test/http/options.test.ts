@@ -35,6 +35,16 @@ describe('options are checked at construction', () => {
     expect(thrown(() => resilientFetch(p, { fetch: 'fetch' as never })).option).toBe('fetch');
   });
 
+  it('refuses a policy with a fallback: the adapters deliver responses, not values', () => {
+    const withFallback = policy({ fallback: () => new Response('cached') });
+    const http = thrown(() => httpInterceptor(withFallback));
+    expect(http.option).toBe('httpInterceptor(policy)');
+    expect(http.message).toMatch(/must be a policy without fallback/);
+    expect(thrown(() => resilientFetch(withFallback)).option).toBe('resilientFetch(policy)');
+    // The same policy without its fallback is fine.
+    expect(() => resilientFetch(withFallback.with({ fallback: undefined }))).not.toThrow();
+  });
+
   it('accepts every option at its documented form', () => {
     expect(() =>
       httpInterceptor(p, {

@@ -1,8 +1,9 @@
 /**
- * Discount: a base discount, plus loyalty points when Loyalty answers. When Loyalty fails
- * (an error, a timeout, an open breaker), Discount answers without the points rather than
- * failing the checkout: the same fallback in both runs. Whether it comes in time for the
- * shopper is up to the clients.
+ * Discount: a base discount, plus loyalty points when Loyalty answers. When Loyalty cannot
+ * answer (an error, a timeout, an open breaker), the client says so with no points
+ * (`undefined`) and Discount prices without them rather than failing the checkout. How the
+ * client gets there is the stack's: breakwater's `fallback` in the protected run, a catch in
+ * the unprotected one. Whether it comes in time for the shopper is up to the clients.
  *
  * @module
  */
@@ -19,13 +20,20 @@ export function discountService(recorder: Recorder, loyalty: LoyaltyClients) {
     ): void {
       const { cart, customer, amountCents } = call.request;
       recorder.count('discount', cart);
+      const base = Math.round(amountCents * 0.05);
       loyalty.points({ cart, customer }, call).then(
-        ({ points }) =>
-          callback(null, {
-            discountCents: Math.round(amountCents * 0.05) + Math.min(points, Math.round(amountCents * 0.1)),
-            loyaltyApplied: true,
-          }),
-        () => callback(null, { discountCents: Math.round(amountCents * 0.05), loyaltyApplied: false }),
+        (reply) =>
+          callback(
+            null,
+            reply === undefined
+              ? { discountCents: base, loyaltyApplied: false }
+              : {
+                  discountCents: base + Math.min(reply.points, Math.round(amountCents * 0.1)),
+                  loyaltyApplied: true,
+                },
+          ),
+        // Not a fallback: the clients answer every failure of Loyalty; this is a bug of ours.
+        (error: Error) => callback(error),
       );
     },
   };

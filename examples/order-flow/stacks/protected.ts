@@ -9,7 +9,8 @@
  * - Discount calls Loyalty with what is left of Checkout's deadline (`callOptionsFrom`),
  *   a short attempt timeout, a retry budget, a circuit breaker and an adaptive concurrency
  *   limit: while Loyalty is cold, the breaker opens and Discount answers at once without
- *   loyalty points, and the limit falls with every window of timeouts.
+ *   loyalty points (a policy's `fallback` around the call), and the limit falls with every
+ *   window of timeouts.
  * - Orders publishes with the order id as Nats-Msg-Id, inside what is left of the
  *   checkout's deadline, behind a breaker on the stream; a publish that does not make it
  *   goes to the outbox, whose retries carry the same msgID (so the server drops a copy
@@ -51,7 +52,7 @@ import {
 import { Agent, request } from 'undici';
 import type { Recorder } from '../metrics.js';
 import { SUBJECT } from '../nats/streams.js';
-import { CREATE_ORDER, orderFlowProto, unary } from '../proto.js';
+import { CREATE_ORDER, orderFlowProto, type PointsReply, unary } from '../proto.js';
 import { CHECKOUT_DEADLINE_MS } from '../scenario.js';
 import type { OrderFlowTracing } from '../tracing.js';
 import { DEADLINE_HEADER, type Stack } from './types.js';
@@ -213,15 +214,26 @@ export function protectedStack(recorder: Recorder, tracing: OrderFlowTracing): S
         'grpc.enable_retries': 0,
         interceptors: [grpcInterceptor(loyaltyPolicy), tracing.grpc],
       });
+      // When Loyalty cannot answer in time (its deadline, an open breaker, retries spent),
+      // Discount prices without points: the fallback answers for every failure but the
+      // caller's own abort. (The interceptor delivers gRPC statuses, not values, so the
+      // fallback lives on a policy around the call.)
+      const withoutPoints = policy({
+        name: 'loyalty-points',
+        retry: false,
+        fallback: () => undefined,
+      });
       return {
         // What is left of Checkout's deadline, minus what Discount keeps to answer without points.
         points: (req, call) =>
-          unary(
-            loyalty,
-            loyalty.GetPoints,
-            req,
-            new Metadata(),
-            callOptionsFrom(call, { reserve: RESERVE_MS }),
+          withoutPoints.execute<PointsReply | undefined>(() =>
+            unary(
+              loyalty,
+              loyalty.GetPoints,
+              req,
+              new Metadata(),
+              callOptionsFrom(call, { reserve: RESERVE_MS }),
+            ),
           ),
         close: () => loyalty.close(),
       };

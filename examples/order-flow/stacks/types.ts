@@ -56,8 +56,14 @@ export interface CheckoutClients {
 }
 
 export interface LoyaltyClients {
-  /** Called by Discount while it handles `call`. */
-  points(request: PointsRequest, call: ServerUnaryCall<DiscountRequest, DiscountReply>): Promise<PointsReply>;
+  /**
+   * Called by Discount while it handles `call`. Resolves with undefined when Loyalty cannot
+   * answer (in time): Discount then prices without points.
+   */
+  points(
+    request: PointsRequest,
+    call: ServerUnaryCall<DiscountRequest, DiscountReply>,
+  ): Promise<PointsReply | undefined>;
   close(): void;
 }
 
