@@ -1,28 +1,18 @@
 /**
- * `policy.execute` for an adapter whose operations carry telemetry attributes: the same
- * operation (one promise, the attempt's function run on every attempt), driven by a handler
- * that tells the policy's observer what the adapter knows (the subject of a publish, the
- * method and host of a fetch). The attributes are looked up only when the policy has an
- * observer that records; no public option is involved.
+ * `policy.execute` for an adapter whose operations carry telemetry attributes (the subject
+ * of a publish, the method and host of a fetch): the same operation, whose observer gets
+ * `source.get(first, second)`, asked only when the policy has an observer that records. A
+ * policy of another copy of breakwater runs it through its public `execute`, without them.
  *
  * @internal
  * @module
  */
-import type { AttemptHandle } from './engine/attempt.js';
-import type { OperationHandler } from './engine/handler.js';
-import type { OperationAttributes } from './engine/stages.js';
-import { runOperation } from './policy.js';
+import { type AttributeSource, PolicyImpl } from './policy.js';
 import type { AttemptContext, ExecuteOptions, Policy } from './types.js';
 
-/** Where an adapter's attributes come from: a bounded cache, asked with up to two strings. */
-export interface AttributeSource {
-  get(first: string, second: string | undefined): OperationAttributes | undefined;
-}
+export type { AttributeSource } from './policy.js';
 
-/**
- * Runs `attempt` through `policy` as `policy.execute(attempt, options)` would; an observer
- * gets `source.get(first, second)` as the operation's attributes.
- */
+/** Runs `attempt` through `policy` as `policy.execute(attempt, options)` would. */
 export function executeAttributed<T>(
   policy: Policy,
   source: AttributeSource,
@@ -31,54 +21,6 @@ export function executeAttributed<T>(
   attempt: (context: AttemptContext) => Promise<T>,
   options: ExecuteOptions,
 ): Promise<T> {
-  const operation = new AttributedOperation(source, first, second, attempt);
-  runOperation(policy, operation, options);
-  return operation.promise;
+  if (policy instanceof PolicyImpl) return policy.executeAttributed(attempt, options, source, first, second);
+  return policy.execute(attempt, options);
 }
-
-class AttributedOperation<T> implements OperationHandler<T> {
-  readonly promise: Promise<T>;
-  readonly #source: AttributeSource;
-  readonly #first: string;
-  readonly #second: string | undefined;
-  readonly #attempt: (context: AttemptContext) => Promise<T>;
-  #resolve: (value: T) => void = noop;
-  #reject: (error: unknown) => void = noop;
-
-  constructor(
-    source: AttributeSource,
-    first: string,
-    second: string | undefined,
-    attempt: (context: AttemptContext) => Promise<T>,
-  ) {
-    this.#source = source;
-    this.#first = first;
-    this.#second = second;
-    this.#attempt = attempt;
-    this.promise = new Promise<T>((resolve, reject) => {
-      this.#resolve = resolve;
-      this.#reject = reject;
-    });
-  }
-
-  get attributes(): OperationAttributes | undefined {
-    return this.#source.get(this.#first, this.#second);
-  }
-
-  startAttempt(attempt: AttemptHandle<T>): void {
-    this.#attempt(attempt).then(
-      (value) => attempt.succeed(value),
-      (error: unknown) => attempt.fail(error),
-    );
-  }
-
-  succeeded(value: T): void {
-    this.#resolve(value);
-  }
-
-  failed(error: unknown): void {
-    this.#reject(error);
-  }
-}
-
-function noop(): void {}

@@ -18,7 +18,7 @@ import { breakerRefuses } from './engine/breaker.js';
 import { ExecuteOperation } from './engine/execute.js';
 import { type OperationHandler, rejectSoon, runForeign } from './engine/handler.js';
 import { Operation } from './engine/operation.js';
-import type { PolicyObserver } from './engine/stages.js';
+import type { OperationAttributes, PolicyObserver } from './engine/stages.js';
 import { InvalidOptionsError } from './errors.js';
 import type { BreakwaterEvent, EventListener } from './events.js';
 import { executeOptionsError } from './options/execute.js';
@@ -44,6 +44,25 @@ export type {
   RetryOn,
   RetryOptions,
 } from './types.js';
+
+/**
+ * Whether `value` is a breakwater policy, from this copy of the package or another one (a
+ * duplicate install): checked by shape, not by class.
+ */
+/** @internal */
+export function isPolicy(value: unknown): value is Policy {
+  return (
+    typeof value === 'object' &&
+    value !== null &&
+    typeof (value as Policy).execute === 'function' &&
+    typeof (value as Policy).config === 'object'
+  );
+}
+
+/** @internal Where an adapter's telemetry attributes come from: a bounded cache. */
+export interface AttributeSource {
+  get(first: string, second: string | undefined): OperationAttributes | undefined;
+}
 
 /** @internal */
 export class PolicyImpl implements Policy, PolicyRuntime {
@@ -91,6 +110,21 @@ export class PolicyImpl implements Policy, PolicyRuntime {
   }
 
   execute<T>(fn: (context: AttemptContext) => T | PromiseLike<T>, options?: ExecuteOptions): Promise<T> {
+    return this.executeAttributed(fn, options, undefined, '', undefined);
+  }
+
+  /**
+   * `execute`, for an adapter that knows its operation's telemetry attributes (a publish's
+   * subject, a fetch's method and host): `source.get(first, second)`, asked only when the
+   * policy has an observer that records.
+   */
+  executeAttributed<T>(
+    fn: (context: AttemptContext) => T | PromiseLike<T>,
+    options: ExecuteOptions | undefined,
+    source: AttributeSource | undefined,
+    first: string,
+    second: string | undefined,
+  ): Promise<T> {
     const problem =
       typeof fn !== 'function'
         ? new InvalidOptionsError('fn', `execute(fn) needs a function; got ${typeof fn}`)
@@ -116,7 +150,7 @@ export class PolicyImpl implements Policy, PolicyRuntime {
     ) {
       return rejectSoon(breaker.rejection(undefined, this.rejectionContext));
     }
-    const observer = this.#observer?.operation(undefined);
+    const observer = this.#observer?.operation(source?.get(first, second));
     const operation = new ExecuteOperation<T>(
       this,
       fn,

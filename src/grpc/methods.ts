@@ -7,6 +7,7 @@
 import type { CallOptions, InterceptorOptions } from '@grpc/grpc-js';
 import type { OperationAttributes } from '../engine/stages.js';
 import type { Clock, Policy, RetryOn } from '../index.js';
+import { isPolicy } from '../policy.js';
 import { bool, invalid, noFallback, obj, fn as validateFn } from '../validate.js';
 import { grpcRetryOn, neverRetry } from './classify.js';
 import { taggedTarget } from './target.js';
@@ -103,16 +104,6 @@ const RPC_METHOD = 'rpc.method';
 const METHOD_PATH = /^\/[^/\s]+\/[^/\s]+$/;
 const MAX_CACHED_PLANS = 1_024;
 const noKey = (): undefined => undefined;
-
-function isPolicy(value: unknown): value is Policy {
-  return (
-    typeof value === 'object' &&
-    value !== null &&
-    typeof (value as Policy).execute === 'function' &&
-    typeof (value as Policy).with === 'function' &&
-    typeof (value as Policy).config === 'object'
-  );
-}
 
 /** Retries only calls that carry an idempotency key, with `classify` deciding which. */
 function requireIdempotencyKey(classify: RetryOn): RetryOn {

@@ -7,6 +7,7 @@
  */
 import type { Dispatcher } from 'undici';
 import type { Policy } from '../index.js';
+import { isPolicy } from '../policy.js';
 import { invalid, noFallback } from '../validate.js';
 import { HttpAttributes } from './attributes.js';
 import { LegacyCall, ModernCall } from './dispatch-handlers.js';
@@ -115,13 +116,6 @@ export function httpInterceptor(
 
 /** Throws InvalidOptionsError unless `policy` is a breakwater policy without a fallback. */
 export function checkPolicy(policy: unknown, option: string): void {
-  if (
-    typeof policy !== 'object' ||
-    policy === null ||
-    typeof (policy as Policy).execute !== 'function' ||
-    typeof (policy as Policy).config !== 'object'
-  ) {
-    invalid(option, 'a breakwater policy (from policy())', policy);
-  }
-  noFallback(option, policy as Policy);
+  if (!isPolicy(policy)) invalid(option, 'a breakwater policy (from policy())', policy);
+  noFallback(option, policy);
 }

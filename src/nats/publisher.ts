@@ -22,6 +22,7 @@ import {
   type Policy,
   type RetryOn,
 } from '../index.js';
+import { isPolicy } from '../policy.js';
 import { invalid, num, obj } from '../validate.js';
 import { jetStreamRetryOn } from './classify.js';
 import { clampDeadline, worstCaseDuration } from './duplicate-window.js';
@@ -271,15 +272,6 @@ function checkPublishOptions(options: PublishOptions): void {
   if (stream !== undefined && (typeof stream !== 'string' || stream.length === 0)) {
     invalid('stream', 'a non-empty string', stream);
   }
-}
-
-function isPolicy(value: unknown): value is Policy {
-  return (
-    typeof value === 'object' &&
-    value !== null &&
-    typeof (value as Policy).execute === 'function' &&
-    typeof (value as Policy).config === 'object'
-  );
 }
 
 /**

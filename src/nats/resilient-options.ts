@@ -4,6 +4,7 @@
  *
  * @module
  */
+
 import {
   type Backoff,
   type BackoffFunction,
@@ -13,6 +14,7 @@ import {
   type Policy,
   systemClock,
 } from '../index.js';
+import { isPolicy } from '../policy.js';
 import { invalid, num, obj } from '../validate.js';
 import type { MessageEventListener } from './consumer-events.js';
 import { defaultDeadLetterSubject } from './dead-letter.js';
@@ -122,16 +124,6 @@ export interface ResilientConfig<M extends ConsumedMsgLike> {
   readonly ackWait: (msg: M) => number | Promise<number>;
   readonly clock: Clock;
   readonly onEvent: MessageEventListener | undefined;
-}
-
-function isPolicy(value: unknown): value is Policy {
-  return (
-    typeof value === 'object' &&
-    value !== null &&
-    typeof (value as Policy).execute === 'function' &&
-    typeof (value as Policy).with === 'function' &&
-    typeof (value as Policy).config === 'object'
-  );
 }
 
 function isBackoff(value: unknown): value is Backoff {
