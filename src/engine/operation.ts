@@ -100,6 +100,7 @@ export class Operation<T> extends OperationBase<T> implements AttemptOwner {
       : timed ||
           cfg.attemptTimeout !== undefined ||
           cfg.throttle !== undefined ||
+          cfg.hedge !== undefined ||
           this.breaker?.measuresDuration === true
         ? cfg.clock.now()
         : 0;

@@ -105,6 +105,36 @@ describe('hedging', () => {
     expect(call.settled?.status).toBe('rejected');
   });
 
+  it('an adaptive delay follows the recent latencies once it has enough of them', async () => {
+    const clock = new ManualClock();
+    // No listener, deadline or timeout: nothing else makes the operation read the clock.
+    const p = policy({
+      clock,
+      hedge: { maxAttempts: 2, delay: { quantile: 0.95, initialDelay: 100, minSamples: 50 } },
+    });
+    // 60 operations answered in 10 ms: the estimator learns that p95 is about 10 ms.
+    for (let i = 0; i < 60; i++) {
+      const call = p.execute(
+        () =>
+          new Promise<string>((resolve) => {
+            clock.setTimeout(() => resolve('fast'), 10);
+          }),
+      );
+      await clock.advance(10);
+      await call;
+    }
+    const { fn, attempts } = manual();
+    const call = clock.watch(p.execute(fn));
+    await clock.advance(9);
+    expect(attempts).toHaveLength(1);
+    // Hedged near the learned p95 (10 ms, at most 1/32 above), not at the initial 100 ms.
+    await clock.advance(2);
+    expect(attempts).toHaveLength(2);
+    attempts[1]?.resolve('hedge');
+    await clock.advance(0);
+    expect(call.settled).toMatchObject({ status: 'fulfilled', value: 'hedge' });
+  });
+
   it('refuses hedge with retry: false, and validates its options', () => {
     expect(() => policy({ retry: false, hedge: { maxAttempts: 2, delay: 5 } })).toThrow(InvalidOptionsError);
     expect(() => policy({ hedge: { maxAttempts: 11, delay: 5 } })).toThrow(/hedge\.maxAttempts/);
