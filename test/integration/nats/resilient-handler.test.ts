@@ -87,11 +87,11 @@ describe.skipIf(!available)(
           .slice(0, 3)
           .map((d) => (d.outcome?.status === 'retry' ? d.outcome.delayMs : 0));
         expect(delays).toEqual([100, 200, 400]);
-        // The server held each redelivery back for at least the nak's delay (measured from
-        // after the nak was sent, so never early).
+        // The server held each redelivery back for the nak's delay (a bare nak redelivers at
+        // once). Its timer and ours are not the same clock: allow 5 ms of skew (seen: 1.5 ms).
         for (let i = 0; i < 3; i++) {
           const gap = (deliveries[i + 1]?.at ?? 0) - (deliveries[i]?.settledAt ?? 0);
-          expect(gap).toBeGreaterThanOrEqual((delays[i] ?? 0) - 1);
+          expect(gap).toBeGreaterThanOrEqual((delays[i] ?? 0) - 5);
         }
         expect(calls).toBe(4);
         await until(async () => (await kit.consumerState(stream, 'worker')).ackPending === 0, {
