@@ -104,6 +104,21 @@ export abstract class OperationBase<T> implements TimedEntry, AbortSubscriber {
     this.policy.emit?.(event);
   }
 
+  /**
+   * Whether a stage times attempts (a slow-call rule, an adaptive limit, a throttle, a
+   * hedge delay): then the clock is read when each attempt starts and ends. The one place
+   * that decides it, for both ends.
+   */
+  protected timesAttempts(): boolean {
+    const cfg = this.policy.config;
+    return (
+      cfg.hedge !== undefined ||
+      cfg.throttle !== undefined ||
+      cfg.bulkhead?.sample !== undefined ||
+      this.breaker?.measuresDuration === true
+    );
+  }
+
   /** Adds an attempt to those in flight. */
   protected track(attempt: Attempt): void {
     if (this.inFlight === undefined) this.inFlight = attempt;
@@ -127,14 +142,7 @@ export abstract class OperationBase<T> implements TimedEntry, AbortSubscriber {
     const bulkhead = cfg.bulkhead;
     const listening = this.listening;
     const hedge = cfg.hedge;
-    const timed =
-      end !== 'success' ||
-      listening ||
-      hedge !== undefined ||
-      cfg.throttle !== undefined ||
-      breaker?.measuresDuration === true ||
-      bulkhead?.sample !== undefined;
-    const now = timed ? cfg.clock.now() : 0;
+    const now = end !== 'success' || listening || this.timesAttempts() ? cfg.clock.now() : 0;
     if (breaker !== undefined) {
       const from = listening ? breaker.current : undefined;
       bookAttempt(breaker, attempt, end, error, now);

@@ -97,11 +97,7 @@ export class Operation<T> extends OperationBase<T> implements AttemptOwner {
     const timed = this.deadline !== undefined || cfg.deadline !== undefined || timeout !== undefined;
     const now = listening
       ? this.startedAt
-      : timed ||
-          cfg.attemptTimeout !== undefined ||
-          cfg.throttle !== undefined ||
-          cfg.hedge !== undefined ||
-          this.breaker?.measuresDuration === true
+      : timed || cfg.attemptTimeout !== undefined || this.timesAttempts()
         ? cfg.clock.now()
         : 0;
     this.startedAt = now;

@@ -34,6 +34,34 @@ describe('adaptive limit through a policy', () => {
   });
 });
 
+describe('attempt durations an adaptive limit hears', () => {
+  it('are the attempts’ own, even when nothing else in the policy reads the clock', async () => {
+    const clock = new ManualClock();
+    const limit = adaptiveLimit({ algorithm: 'aimd' });
+    const durations: number[] = [];
+    const sample = limit.sample.bind(limit);
+    Object.assign(limit, {
+      sample: (s: Parameters<typeof sample>[0]) => {
+        durations.push(s.durationMs);
+        return sample(s);
+      },
+    });
+    // No deadline, attempt timeout, listener or breaker: only the limit needs the time.
+    const p = policy({ clock, bulkhead: limit, retry: false });
+    for (let i = 0; i < 3; i++) {
+      const call = p.execute(
+        () =>
+          new Promise<string>((resolve) => {
+            clock.setTimeout(() => resolve('ok'), 7);
+          }),
+      );
+      await clock.advance(7);
+      await call;
+    }
+    expect(durations).toEqual([7, 7, 7]);
+  });
+});
+
 describe('adaptive throttle through a policy', () => {
   it('rejects locally once the dependency accepts little, and never retries the rejection', async () => {
     const clock = new ManualClock();
