@@ -1,13 +1,16 @@
 /**
- * The breaker stage: which breaker an operation asks, whether it refuses, and how an
- * attempt's end is recorded on it.
+ * The breaker stage: which breaker an operation asks, whether it refuses, how an attempt's
+ * end is recorded on it, and what the operation reports of it (a refusal, a change of
+ * state).
  *
  * @internal
  * @module
  */
-import type { CircuitBreaker } from '../breaker/circuit-breaker.js';
+import type { CircuitBreaker, CircuitState } from '../breaker/circuit-breaker.js';
 import type { PolicyConfig } from '../types.js';
 import type { Attempt, AttemptEnd } from './attempt.js';
+import type { OperationBase } from './operation-base.js';
+import * as report from './report.js';
 
 const DEFAULT_KEY = 'default';
 
@@ -50,4 +53,37 @@ export function bookAttempt(
 ): void {
   if (end === 'aborted') breaker.release(attempt.permit);
   else breaker.record(attempt.permit, error, end !== 'success', now - attempt.startedAt);
+}
+
+/** Whether the breaker refuses attempts now (reading it may move open to half-open). */
+export function breakerOpen(op: OperationBase<unknown>, now: number): boolean {
+  const breaker = op.breaker;
+  if (breaker === undefined) return false;
+  const from = op.listening ? breaker.current : undefined;
+  const open = isOpen(breaker);
+  if (from !== undefined) circuitChange(op, breaker, from, now);
+  return open;
+}
+
+/** The breaker refused attempt `number`: the event, and the error to reject with. */
+export function circuitRejection(
+  op: OperationBase<unknown>,
+  breaker: CircuitBreaker,
+  number: number,
+): unknown {
+  const cfg = op.policy.config;
+  if (op.listening) op.emit(report.circuitRejected(cfg.name, op.now(), number, op.key, breaker));
+  return breaker.rejection(op.failures > 0 ? op.lastError : undefined, op.policy.rejectionContext);
+}
+
+/** Reports the breaker's move away from `from`, if it moved. */
+export function circuitChange(
+  op: OperationBase<unknown>,
+  breaker: CircuitBreaker,
+  from: CircuitState,
+  now: number,
+): void {
+  if (breaker.current !== from) {
+    op.emit(report.circuitChange(op.policy.config.name, now, from, breaker.current, op.key));
+  }
 }

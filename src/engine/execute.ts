@@ -21,9 +21,9 @@ function capture(resolve: (value: never) => void, reject: (reason: unknown) => v
 
 export class ExecuteOperation<T> extends Operation<T> implements OperationHandler<T> {
   readonly promise: Promise<T>;
-  readonly #fn: (attempt: AttemptHandle<T>) => T | PromiseLike<T>;
-  readonly #resolve: (value: T) => void;
-  readonly #reject: (reason: unknown) => void;
+  private readonly fn: (attempt: AttemptHandle<T>) => T | PromiseLike<T>;
+  private readonly resolveWith: (value: T) => void;
+  private readonly rejectWith: (reason: unknown) => void;
   /** While `execute` has not returned the promise yet (see `failed`). */
   sync = true;
 
@@ -34,14 +34,14 @@ export class ExecuteOperation<T> extends Operation<T> implements OperationHandle
     observer: OperationObserver | undefined,
   ) {
     super(policy, undefined, options, observer);
-    this.#fn = fn;
+    this.fn = fn;
     this.promise = new Promise<T>(capture);
-    this.#resolve = capturedResolve as (value: T) => void;
-    this.#reject = capturedReject as (reason: unknown) => void;
+    this.resolveWith = capturedResolve as (value: T) => void;
+    this.rejectWith = capturedReject as (reason: unknown) => void;
   }
 
   startAttempt(attempt: AttemptHandle<T>): void {
-    const result = this.#fn(attempt);
+    const result = this.fn(attempt);
     if (isThenable(result)) {
       result.then(
         (value) => attempt.succeed(value),
@@ -53,14 +53,14 @@ export class ExecuteOperation<T> extends Operation<T> implements OperationHandle
   }
 
   succeeded(value: T): void {
-    this.#resolve(value);
+    this.resolveWith(value);
   }
 
   failed(error: unknown): void {
     // Rejected before the caller could attach a handler: on the next microtask instead,
     // which spares Node's unhandled-rejection bookkeeping (it costs more than the rest of
     // a fast rejection).
-    if (this.sync) queueMicrotask(() => this.#reject(error));
-    else this.#reject(error);
+    if (this.sync) queueMicrotask(() => this.rejectWith(error));
+    else this.rejectWith(error);
   }
 }

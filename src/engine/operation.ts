@@ -26,24 +26,24 @@
  * @internal
  * @module
  */
-import { subscribeAbort } from '../abort.js';
+import { type AbortSubscriber, subscribeAbort } from '../abort.js';
 import { earliest } from '../deadline.js';
 import { AttemptTimeoutError } from '../errors.js';
 import { Attempt, type AttemptEnd, type AttemptOwner } from './attempt.js';
-import { breakerFor, breakerRefuses } from './breaker.js';
+import { book, endAll, release, timesAttempts, track } from './book.js';
+import { breakerFor, breakerRefuses, circuitChange, circuitRejection } from './breaker.js';
+import { armDeadline, deadlineError } from './deadline.js';
 import { recordAttempts } from './failure.js';
 import { fallbackApplies, runFallback } from './fallback.js';
-import { decideHedge } from './hedge.js';
+import { armHedge, hedgedFailure } from './hedge.js';
 import { OperationBase } from './operation-base.js';
 import * as report from './report.js';
-import { classify, retryAfterFailure } from './retry.js';
-import { arm } from './timers.js';
+import { retryAfterFailure } from './retry.js';
+import { arm, type TimedEntry } from './timers.js';
 
 export type { OperationState } from './operation-base.js';
 
-export class Operation<T> extends OperationBase<T> implements AttemptOwner {
-  /** Refused for invalid options (see `refuse`). */
-
+export class Operation<T> extends OperationBase<T> implements AttemptOwner, TimedEntry, AbortSubscriber {
   /** Runs the operation: `admitting`, then the first attempt (or the bulkhead's queue). */
   start(): void {
     const listening = this.listening;
@@ -75,8 +75,8 @@ export class Operation<T> extends OperationBase<T> implements AttemptOwner {
     if (breaker !== undefined && breaker.current !== 'closed') {
       const from = listening ? breaker.current : undefined;
       const refused = breakerRefuses(breaker);
-      if (from !== undefined) this.circuitChange(breaker, from, this.now());
-      if (refused) return { error: this.circuitRejection(breaker, 1) };
+      if (from !== undefined) circuitChange(this, breaker, from, this.now());
+      if (refused) return { error: circuitRejection(this, breaker, 1) };
     }
     const bulkhead = cfg.bulkhead;
     if (bulkhead === undefined) return undefined;
@@ -97,7 +97,7 @@ export class Operation<T> extends OperationBase<T> implements AttemptOwner {
     const timed = this.deadline !== undefined || cfg.deadline !== undefined || timeout !== undefined;
     const now = listening
       ? this.startedAt
-      : timed || cfg.attemptTimeout !== undefined || this.timesAttempts()
+      : timed || cfg.attemptTimeout !== undefined || timesAttempts(this)
         ? cfg.clock.now()
         : 0;
     this.startedAt = now;
@@ -121,7 +121,7 @@ export class Operation<T> extends OperationBase<T> implements AttemptOwner {
       this.beginAttempt(now);
       return;
     }
-    this.armDeadline(now);
+    armDeadline(this, now);
     this.cancelQueue = cfg.bulkhead?.enqueue(() => {
       // Granted inside another operation's release: start on a microtask, not in its stack.
       this.cancelQueue = undefined;
@@ -141,7 +141,7 @@ export class Operation<T> extends OperationBase<T> implements AttemptOwner {
   }
 
   /** `attempting`: the one place an attempt starts. */
-  private beginAttempt(now: number): void {
+  beginAttempt(now: number): void {
     const policy = this.policy;
     const cfg = policy.config;
     const breaker = this.breaker;
@@ -150,9 +150,9 @@ export class Operation<T> extends OperationBase<T> implements AttemptOwner {
     if (breaker !== undefined) {
       const from = this.listening ? breaker.current : undefined;
       permit = breaker.acquire();
-      if (from !== undefined) this.circuitChange(breaker, from, now);
+      if (from !== undefined) circuitChange(this, breaker, from, now);
       if (permit < 0) {
-        if (this.inFlight === undefined) this.settle(false, this.circuitRejection(breaker, number));
+        if (this.inFlight === undefined) this.settle(false, circuitRejection(this, breaker, number));
         return;
       }
     }
@@ -172,14 +172,14 @@ export class Operation<T> extends OperationBase<T> implements AttemptOwner {
         : deadline;
     const attempt = new Attempt(this, number, now, attemptDeadline);
     attempt.permit = permit;
-    this.track(attempt);
+    track(this, attempt);
     this.state = 'attempting';
     if (attemptDeadline !== deadline) {
       attempt.timerAt = attemptDeadline as number;
       arm(policy.attemptLane, cfg.clock, attempt, now);
     } else {
       // Nothing ends this attempt before the deadline does: the deadline needs its timer.
-      this.armDeadline(now);
+      armDeadline(this, now);
     }
     if (this.listening) {
       this.emit(report.attemptStart(cfg.name, now, number, this.key));
@@ -188,7 +188,7 @@ export class Operation<T> extends OperationBase<T> implements AttemptOwner {
     // Hedging: the next attempt follows after the hedge delay, unless an answer comes first.
     const hedge = cfg.hedge;
     if (hedge !== undefined && number < hedge.maxAttempts && !this.hedgesStopped) {
-      this.armHedge(hedge.delayFor(now));
+      armHedge(this, hedge.delayFor(now));
     }
     const handler = this.handler;
     try {
@@ -214,7 +214,7 @@ export class Operation<T> extends OperationBase<T> implements AttemptOwner {
       failure = new AttemptTimeoutError(cfg.attemptTimeout ?? 0);
       attempt.abort(failure);
     }
-    const now = this.book(attempt, end, failure);
+    const now = book(this, attempt, end, failure);
     if (this.state === 'done') return;
     if (end === 'success') {
       this.settle(true, value);
@@ -223,7 +223,7 @@ export class Operation<T> extends OperationBase<T> implements AttemptOwner {
     this.failures++;
     this.lastError = failure;
     if (cfg.hedge !== undefined) {
-      this.hedgedFailure(attempt, failure, now);
+      hedgedFailure(this, attempt, failure, now);
       return;
     }
     const { verdict, hinted } = retryAfterFailure(
@@ -246,89 +246,10 @@ export class Operation<T> extends OperationBase<T> implements AttemptOwner {
     }
     this.previousDelay = verdict;
     this.state = 'waiting';
-    this.onWaitOver ??= () => {
+    this.waitTimer = cfg.clock.setTimeout(() => {
       this.waitTimer = undefined;
       if (this.state === 'waiting') this.resume();
-    };
-    this.waitTimer = cfg.clock.setTimeout(this.onWaitOver, verdict);
-  }
-
-  /** Hedging: an attempt failed while others may still run (see `decideHedge`). */
-  private hedgedFailure(attempt: Attempt, failure: unknown, now: number): void {
-    const cfg = this.policy.config;
-    if (attempt.attempt === 1) this.firstFailure = failure;
-    const classification = classify(failure, attempt, this.options, cfg.retryOn);
-    if (classification.retry) cfg.budget?.onFailure();
-    const verdict = decideHedge({
-      classification,
-      attempts: this.attempts,
-      maxAttempts: cfg.maxAttempts,
-      breakerOpen: classification.retry && this.attempts < cfg.maxAttempts && this.breakerOpen(now),
-      deadline: this.deadline,
-      now,
-      maxDelay: cfg.backoff.maxDelay,
-    });
-    if (typeof verdict === 'number' && !this.hedgesStopped) {
-      if (verdict === 0) this.hedge();
-      else this.armHedge(verdict); // the server's pushback delays the next hedge
-      return;
-    }
-    if (typeof verdict !== 'number') {
-      if (this.listening) this.emit(report.retryRefused(cfg.name, now, attempt.attempt, verdict, failure));
-      // A fatal failure ends the operation, and aborts the rest.
-      if (verdict === 'not-retryable') {
-        this.settle(false, failure);
-        return;
-      }
-      this.stopHedging();
-    }
-    // Otherwise the attempts in flight run on; the operation fails once none is left.
-    if (this.inFlight === undefined && this.waitTimer === undefined) this.settle(false, this.firstFailure);
-  }
-
-  /** No more hedges for this operation. */
-  private stopHedging(): void {
-    this.hedgesStopped = true;
-    if (this.waitTimer !== undefined) {
-      this.policy.config.clock.clearTimeout(this.waitTimer);
-      this.waitTimer = undefined;
-    }
-  }
-
-  private armHedge(delay: number): void {
-    const clock = this.policy.config.clock;
-    if (this.waitTimer !== undefined) clock.clearTimeout(this.waitTimer);
-    this.onWaitOver ??= () => {
-      this.waitTimer = undefined;
-      if (this.state === 'attempting') this.hedge();
-    };
-    this.waitTimer = clock.setTimeout(this.onWaitOver, delay);
-  }
-
-  /** Hedging: sends the next attempt beside those in flight, if the budget allows one more. */
-  private hedge(): void {
-    const cfg = this.policy.config;
-    const clock = cfg.clock;
-    if (this.waitTimer !== undefined) {
-      clock.clearTimeout(this.waitTimer);
-      this.waitTimer = undefined;
-    }
-    const now = clock.now();
-    const deadline = this.deadline;
-    const budget = cfg.budget;
-    const allowed = this.attempts < cfg.maxAttempts && (deadline === undefined || now < deadline);
-    if (allowed && (budget === undefined || budget.tryRetry())) {
-      if (this.listening) this.emit(report.hedgeStarted(cfg.name, now, this.attempts + 1, this.startedAt));
-      this.beginAttempt(now);
-      return;
-    }
-    if (allowed) {
-      // The budget refused: no more hedges for this operation.
-      this.stopHedging();
-      if (this.listening)
-        this.emit(report.retryRefused(cfg.name, now, this.attempts, 'budget', this.lastError));
-    }
-    if (this.inFlight === undefined) this.settle(false, this.firstFailure);
+    }, verdict);
   }
 
   onTimer(): void {
@@ -338,8 +259,8 @@ export class Operation<T> extends OperationBase<T> implements AttemptOwner {
   /** The deadline passed: attempts in flight count as failed, and the operation fails. */
   private deadlinePassed(now: number): void {
     const deadline = this.deadline ?? now;
-    const error = this.deadlineError(deadline, now);
-    this.endAll('deadline', error);
+    const error = deadlineError(this, deadline, now);
+    endAll(this, 'deadline', error);
     if (this.listening) {
       this.emit(
         report.deadlineExceeded(this.policy.config.name, now, this.attempts, deadline, this.startedAt),
@@ -351,7 +272,7 @@ export class Operation<T> extends OperationBase<T> implements AttemptOwner {
   onCallerAbort(): void {
     if (this.state === 'done') return;
     const reason = this.options?.signal?.reason;
-    this.endAll('aborted', reason);
+    endAll(this, 'aborted', reason);
     this.settle(false, reason);
   }
 
@@ -359,12 +280,12 @@ export class Operation<T> extends OperationBase<T> implements AttemptOwner {
    * `done`: the one place the operation settles. Releases everything, then tells the
    * handler (or lets the policy's fallback answer for a failure).
    */
-  private settle(success: boolean, result: unknown): void {
+  settle(success: boolean, result: unknown): void {
     if (this.state === 'done') return;
     this.state = 'done';
     // Attempts still in flight lost (a hedge won, or the operation failed without them).
-    this.endAll('aborted', result);
-    this.release();
+    if (this.inFlight !== undefined) endAll(this, 'aborted', result);
+    release(this);
     const cfg = this.policy.config;
     const signal = this.options?.signal;
     const fallback =

@@ -14,6 +14,8 @@ import type { RetryRefusedReason } from '../events.js';
 import type { Backoff } from '../retry/backoff.js';
 import { isRetryableByDefault, type RetryDecision } from '../retry/classify.js';
 import type { AttemptContext, ExecuteOptions, PolicyConfig, RetryOn } from '../types.js';
+import { breakerOpen } from './breaker.js';
+import type { OperationBase } from './operation-base.js';
 
 /** What `retryOn` said of one failure: retry or not, and a server hint (ms) if any. */
 export interface Classification {
@@ -95,8 +97,8 @@ export function decideRetry(input: RetryInput): number | RetryRefusedReason {
 
 /**
  * After a failed attempt: classifies the failure, books it in the budget, decides, and asks
- * the budget for the retry last (it spends a token when it allows one). `breaker` answers
- * whether the breaker refuses attempts now; it is asked only when that can matter.
+ * the budget for the retry last (it spends a token when it allows one). The operation's
+ * breaker is asked whether it refuses attempts now only when that can matter.
  */
 export function retryAfterFailure(
   cfg: PolicyConfig,
@@ -106,7 +108,7 @@ export function retryAfterFailure(
   now: number,
   deadline: number | undefined,
   previousDelay: number,
-  breaker: { breakerOpen(now: number): boolean },
+  op: OperationBase<unknown>,
 ): { verdict: number | RetryRefusedReason; hinted: boolean } {
   const classification = classify(failure, attempt, options, cfg.retryOn);
   const budget = cfg.budget;
@@ -117,7 +119,7 @@ export function retryAfterFailure(
     classification,
     attempt: attempt.attempt,
     maxAttempts: cfg.maxAttempts,
-    breakerOpen: retrying && breaker.breakerOpen(now),
+    breakerOpen: retrying && breakerOpen(op, now),
     deadline,
     now,
     backoff: cfg.backoff,
