@@ -15,12 +15,10 @@ import {
   SpanKind,
   SpanStatusCode,
   type Tracer,
-  trace,
 } from '@opentelemetry/api';
 import type { ClientAttemptInfo, ClientAttemptSpan, OperationObserver } from '../engine/stages.js';
 import type { BreakwaterEvent, OperationEndEvent } from '../events.js';
 import type { AttemptContext } from '../types.js';
-import { ATTEMPT_KEY } from './attempt.js';
 import type { AttributeSets } from './attributes.js';
 import { openClientAttempt } from './client-attempt.js';
 import {
@@ -40,6 +38,7 @@ import {
   type OperationOutcome,
 } from './names.js';
 import { attemptOutcome, errorType, failureOutcome, REFUSED_REASON, stateChangeEvent } from './outcome.js';
+import { AttemptScope } from './scope.js';
 import type { Instruments } from './sources.js';
 
 /** What an operation observer needs of the policy it belongs to. */
@@ -57,8 +56,6 @@ export class OperationTelemetry implements OperationObserver {
   readonly #tracer: Tracer | undefined;
   /** Whether the span records (a sampled-out span still propagates, but takes no events). */
   readonly #recording: boolean;
-  /** The parent with the span in it, made at the first attempt. */
-  #active: Context | undefined = undefined;
   /** The context the latest attempt started in (the operation span and its number). */
   #attemptContext: Context | undefined = undefined;
   /** performance.now() at the start of the operation and of the attempt running. */
@@ -107,8 +104,7 @@ export class OperationTelemetry implements OperationObserver {
     }
     // Not only when recording: a sampled-out span still carries the trace (and the
     // sampling decision) to the transport's spans and to the server.
-    this.#active ??= trace.setSpan(this.#parent, span);
-    const attemptContext = this.#active.setValue(ATTEMPT_KEY, attempt.attempt);
+    const attemptContext = new AttemptScope(this.#parent, span, attempt.attempt);
     this.#attemptContext = attemptContext;
     context.with(attemptContext, start, thisArg, attempt);
   }
