@@ -25,6 +25,9 @@ export class AttributeSets {
   /** The operation span's attributes at start: the policy's name and the adapter's. */
   readonly base: Attributes;
   readonly #cache = new Map<string, Attributes>();
+  readonly #operations: { [outcome in OperationOutcome]?: Attributes } = {};
+  readonly #firsts: { [outcome in AttemptOutcomeValue]?: Attributes } = {};
+  readonly #retries: { [outcome in AttemptOutcomeValue]?: Attributes } = {};
 
   constructor(policy: string, adapter: OperationAttributes | undefined) {
     // The policy's name last, so an adapter cannot replace it.
@@ -33,18 +36,18 @@ export class AttributeSets {
 
   /** `breakwater.operation.duration`'s attributes. */
   operation(outcome: OperationOutcome): Attributes {
-    return this.#get(`o${outcome}`, ATTR_OUTCOME, outcome);
+    // Read on every operation: a property per outcome, no key to build.
+    return (this.#operations[outcome] ??= Object.freeze({ ...this.base, [ATTR_OUTCOME]: outcome }));
   }
 
   /** `breakwater.attempt.duration`'s attributes. */
   attempt(outcome: AttemptOutcomeValue, retry: boolean): Attributes {
-    const key = retry ? `r${outcome}` : `a${outcome}`;
-    let set = this.#cache.get(key);
-    if (set === undefined) {
-      set = Object.freeze({ ...this.base, [ATTR_ATTEMPT_OUTCOME]: outcome, [ATTR_ATTEMPT_RETRY]: retry });
-      this.#cache.set(key, set);
-    }
-    return set;
+    const sets = retry ? this.#retries : this.#firsts;
+    return (sets[outcome] ??= Object.freeze({
+      ...this.base,
+      [ATTR_ATTEMPT_OUTCOME]: outcome,
+      [ATTR_ATTEMPT_RETRY]: retry,
+    }));
   }
 
   /** `breakwater.events`' attributes; a refused retry also says why. */

@@ -58,7 +58,10 @@ export class AttemptScope implements Context {
   deleteValue(key: symbol): Context {
     if (key === SPAN_KEY || key === ATTEMPT_KEY) {
       // Rare: fall back to the API's contexts, which can tell a missing value from undefined.
-      return this.#parent.setValue(SPAN_KEY, this.#span).setValue(ATTEMPT_KEY, this.#attempt).deleteValue(key);
+      return this.#parent
+        .setValue(SPAN_KEY, this.#span)
+        .setValue(ATTEMPT_KEY, this.#attempt)
+        .deleteValue(key);
     }
     return new AttemptScope(this.#parent.deleteValue(key), this.#span, this.#attempt);
   }
