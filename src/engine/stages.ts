@@ -137,7 +137,10 @@ export interface ClientAttemptInfo {
 
 /** One attempt's CLIENT span, as the adapter that sends the attempt drives it. */
 export interface ClientAttemptSpan {
-  /** Calls `fn.call(thisArg, arg)` with the attempt span active, so what runs below sees it. */
+  /**
+   * Calls `fn.call(thisArg, arg)` with the attempt span active, so what runs below sees it.
+   * A throw ends the span as failed and is thrown on.
+   */
   run<H, A>(fn: (this: H, arg: A) => void, thisArg: H, arg: A): void;
   /** Writes the attempt's trace context into the outgoing request (W3C `traceparent`...). */
   inject<C>(carrier: C, set: (carrier: C, key: string, value: string) => void): void;

@@ -19,6 +19,7 @@ import {
 } from '@opentelemetry/api';
 import type { ClientAttemptInfo, ClientAttemptSpan } from '../engine/stages.js';
 import { ATTR_ERROR_TYPE } from './names.js';
+import { errorType } from './outcome.js';
 
 /** @internal */
 export class ClientAttempt implements ClientAttemptSpan {
@@ -34,7 +35,18 @@ export class ClientAttempt implements ClientAttemptSpan {
   }
 
   run<H, A>(fn: (this: H, arg: A) => void, thisArg: H, arg: A): void {
-    context.with(this.#context, fn, thisArg, arg);
+    try {
+      context.with(this.#context, fn, thisArg, arg);
+    } catch (error) {
+      // The attempt failed before its request went out: no status will end the span.
+      const span = this.#span;
+      if (span?.isRecording()) {
+        span.setAttribute(ATTR_ERROR_TYPE, errorType(error));
+        span.setStatus({ code: SpanStatusCode.ERROR });
+        span.end();
+      }
+      throw error;
+    }
   }
 
   inject<C>(carrier: C, set: (carrier: C, key: string, value: string) => void): void {

@@ -106,6 +106,28 @@ describe('clientAttempt', () => {
     for (const s of spans) expect(s.parentSpanContext?.spanId).toBe(parent);
   });
 
+  it('a throw inside run ends the span as failed and is thrown on', () => {
+    const o = new Operation(orders, 'orders');
+    const boom = Object.assign(new TypeError('no channel'), { code: 'ERR_BOOM' });
+    attempt(o, 1, (span) => {
+      expect(() =>
+        span?.run(
+          () => {
+            throw boom;
+          },
+          undefined,
+          undefined,
+        ),
+      ).toThrow(boom);
+      span?.end(0, undefined); // ignored: ended already
+    });
+    o.attemptEnd(1, 'failure', boom).refused(1, 'not-retryable', boom).fail(boom);
+    const [span] = sdk.finished().filter((s) => s.kind === SpanKind.CLIENT);
+    expect(span?.status.code).toBe(SpanStatusCode.ERROR);
+    expect(span?.attributes['error.type']).toBe('ERR_BOOM');
+    expect(span?.attributes['rpc.grpc.status_code']).toBeUndefined();
+  });
+
   it('none without tracing, before any attempt, or once the operation ended', () => {
     const untraced = openTelemetry({ tracerProvider: sdk.tracerProvider, metrics: true, tracing: false })
       .bind({ name: 'm', breaker: undefined, keyedBreaker: undefined })
