@@ -37,17 +37,23 @@ export class AttributeSets {
   /** `breakwater.operation.duration`'s attributes. */
   operation(outcome: OperationOutcome): Attributes {
     // Read on every operation: a property per outcome, no key to build.
-    return (this.#operations[outcome] ??= Object.freeze({ ...this.base, [ATTR_OUTCOME]: outcome }));
+    let set = this.#operations[outcome];
+    if (set === undefined) {
+      set = Object.freeze({ ...this.base, [ATTR_OUTCOME]: outcome });
+      this.#operations[outcome] = set;
+    }
+    return set;
   }
 
   /** `breakwater.attempt.duration`'s attributes. */
   attempt(outcome: AttemptOutcomeValue, retry: boolean): Attributes {
     const sets = retry ? this.#retries : this.#firsts;
-    return (sets[outcome] ??= Object.freeze({
-      ...this.base,
-      [ATTR_ATTEMPT_OUTCOME]: outcome,
-      [ATTR_ATTEMPT_RETRY]: retry,
-    }));
+    let set = sets[outcome];
+    if (set === undefined) {
+      set = Object.freeze({ ...this.base, [ATTR_ATTEMPT_OUTCOME]: outcome, [ATTR_ATTEMPT_RETRY]: retry });
+      sets[outcome] = set;
+    }
+    return set;
   }
 
   /** `breakwater.events`' attributes; a refused retry also says why. */
