@@ -168,17 +168,14 @@ export class ResilientCall
       spans === undefined
         ? undefined
         : this.#observer?.clientAttempt?.(context.attempt, spans.for(this.#options));
-    if (span === undefined) {
-      this.#send(run);
-      return;
-    }
     run.span = span;
-    span.inject(run.request, setMetadata);
-    span.run(this.#send, this, run);
+    if (span === undefined) this.#send(run);
+    else span.run(this.#send, this, run);
   }
 
   #send(run: AttemptRun): void {
     const { context } = run;
+    run.span?.inject(run.request as Metadata, setMetadata);
     const plan = this.#plan;
     // A unary attempt's call deadline is the attempt's own (the server learns its budget);
     // a stream outlives its first message, so its call gets the operation's deadline and
@@ -249,7 +246,9 @@ export class ResilientCall
     if (run.abandoned) return;
     run.abandoned = true;
     run.detach();
-    if (!run.ended) run.child?.cancelWithStatus(code, details);
+    if (run.ended) return;
+    run.span?.end(code, details); // now, when given up: not when grpc-js reports back
+    run.child?.cancelWithStatus(code, details);
   }
 
   /** Whether what `run` reports must be ignored. */

@@ -73,6 +73,12 @@ afterAll(async () => {
 
 const byKind = (kind: SpanKind): ReadableSpan[] => sdk.finished().filter((s) => s.kind === kind);
 const hrMs = (t: HrTime): number => t[0] * 1e3 + t[1] / 1e6;
+/**
+ * Whether span time `a` is not after `b`. Each SDK span anchors its clock on Date.now() when
+ * it starts, so times of two spans can disagree by up to a millisecond.
+ */
+const notAfter = (a: HrTime | undefined, b: HrTime | undefined): boolean =>
+  a !== undefined && b !== undefined && hrMs(a) <= hrMs(b) + 1;
 
 describe('instrumentation-grpc and breakwater’s interceptor', () => {
   it('a retried call is one grpc CLIENT span; each attempt is a SERVER span under it', async () => {
@@ -156,7 +162,7 @@ describe('breakwater/otel through grpcInterceptor', () => {
     expect(second.attributes['rpc.grpc.status_code']).toBe(status.OK);
     expect(second.attributes['previous-rpc-attempts']).toBe(1);
     expect(second.status.code).toBe(SpanStatusCode.UNSET);
-    expect(hrMs(first.endTime)).toBeLessThanOrEqual(hrMs(second.startTime));
+    expect(notAfter(first.endTime, second.startTime)).toBe(true);
 
     // Each attempt carried its own traceparent: the server's span of each is its child.
     const served = byKind(SpanKind.SERVER).sort((a, b) => hrMs(a.startTime) - hrMs(b.startTime));
@@ -189,7 +195,7 @@ describe('breakwater/otel through grpcInterceptor', () => {
     expect(attempts[0]?.attributes['server.address']).toBeUndefined();
   });
 
-  it('an attempt cut by its attempt timeout ends its span with the status grpc-js reported', async () => {
+  it('an attempt cut by its attempt timeout ends its span as failed before the retry starts', async () => {
     server.script(harness.GET_ORDER, { kind: 'hang' });
     const c = client(retried('timeouts', { attemptTimeout: 100 }));
     expect((await harness.getOrder(c, 'o-1').outcome).error).toBeUndefined();
@@ -197,10 +203,41 @@ describe('breakwater/otel through grpcInterceptor', () => {
       .filter((s) => s.instrumentationScope.name === 'breakwater')
       .sort((a, b) => hrMs(a.startTime) - hrMs(b.startTime));
     expect(attempts).toHaveLength(2);
-    expect(attempts[0]?.attributes['rpc.grpc.status_code']).toBe(status.DEADLINE_EXCEEDED);
+    // grpc-js's deadline (the attempt's own) and breakwater's attempt timeout fire at the
+    // same instant: whichever comes first ends the attempt, DEADLINE_EXCEEDED from grpc-js or
+    // CANCELLED when breakwater abandons it for the retry.
+    expect([status.DEADLINE_EXCEEDED, status.CANCELLED]).toContain(
+      attempts[0]?.attributes['rpc.grpc.status_code'],
+    );
     expect(attempts[0]?.status.code).toBe(SpanStatusCode.ERROR);
+    expect(notAfter(attempts[0]?.endTime, attempts[1]?.startTime)).toBe(true);
     expect(attempts[1]?.attributes['rpc.grpc.status_code']).toBe(status.OK);
     expect(sdk.span('breakwater timeouts').attributes['breakwater.attempts']).toBe(2);
+  });
+
+  it('a hedged call: the attempts are siblings; the loser’s span ends, cancelled, when the winner answers', async () => {
+    server.script(harness.GET_ORDER, { kind: 'hang' });
+    const c = client(
+      policy({
+        name: 'hedged',
+        retry: { maxAttempts: 2 },
+        hedge: { maxAttempts: 2, delay: 20 },
+        telemetry: openTelemetry(),
+      }),
+    );
+    expect((await harness.getOrder(c, 'o-1').outcome).error).toBeUndefined();
+    const op = sdk.span('breakwater hedged');
+    const attempts = byKind(SpanKind.CLIENT)
+      .filter((s) => s.instrumentationScope.name === 'breakwater')
+      .sort((a, b) => hrMs(a.startTime) - hrMs(b.startTime));
+    expect(attempts).toHaveLength(2);
+    for (const a of attempts) expect(a.parentSpanContext?.spanId).toBe(op.spanContext().spanId);
+    const [loser, winner] = attempts as [ReadableSpan, ReadableSpan];
+    expect(winner.attributes['rpc.grpc.status_code']).toBe(status.OK);
+    expect(winner.attributes['previous-rpc-attempts']).toBe(1);
+    expect(loser.attributes['rpc.grpc.status_code']).toBe(status.CANCELLED);
+    expect(loser.status.code).toBe(SpanStatusCode.ERROR);
+    expect(notAfter(loser.endTime, op.endTime)).toBe(true);
   });
 
   it('no attempt spans without telemetry, or with tracing: false', async () => {
