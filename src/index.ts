@@ -26,6 +26,8 @@ export { type Clock, systemClock, type TimerHandle } from './clock.js';
 export { attemptsMade } from './engine/failure.js';
 export type {
   AttemptSample,
+  ClientAttemptInfo,
+  ClientAttemptSpan,
   ObservedPolicy,
   OperationAttributes,
   OperationObserver,

@@ -169,6 +169,7 @@ export class PolicyImpl implements Policy, PolicyRuntime {
    */
   run<T>(handler: OperationHandler<T>, options: ExecuteOptions | undefined, problem?: unknown): void {
     const observer = this.#observer?.operation(handler.attributes);
+    if (observer !== undefined) handler.observed?.(observer);
     const operation = new Operation<T>(this, handler, problem === undefined ? options : undefined, observer);
     if (problem === undefined) operation.start();
     else operation.refuse(problem);

@@ -5,12 +5,13 @@
  *
  * Every protected client's policy takes {@link OrderFlowTracing.telemetry}, so each call
  * through a policy is one span, `breakwater <policy>`, and every attempt runs with that
- * span active. The trace crosses the services the way a real deployment's would, with one
+ * span active; a gRPC call's attempts are CLIENT spans of their own under it. The trace crosses the services the way a real deployment's would, with one
  * shortcut for the first hop:
  *
  * - gRPC (Checkout → Discount and Orders, Discount → Loyalty, Orders → JetStream): a client
- *   interceptor below breakwater's writes each attempt's `traceparent` into the call's
- *   metadata, and the server side reads it back before its own downstream call
+ *   interceptor below breakwater's writes each attempt's `traceparent` (the attempt span is
+ *   active there) into the call's metadata (breakwater does it too, through the global
+ *   propagator, which this example leaves unset), and the server side reads it back before its own downstream call
  *   ({@link OrderFlowTracing.fromCall}). In production, `@opentelemetry/instrumentation-grpc`
  *   does both.
  * - HTTP (shopper → Checkout): Checkout's handler does not see request headers in this
@@ -202,12 +203,15 @@ export class OrderFlowTracing {
     }
     const origin = ms(slowest.startTime);
     const rows: WaterfallRow[] = [];
-    const visit = (span: ReadableSpan, depth: number): void => {
+    const visit = (span: ReadableSpan, depth: number, caller: string): void => {
       const policy = span.attributes['breakwater.policy'];
       const outcome = span.attributes['breakwater.outcome'];
       const attempts = span.attributes['breakwater.attempts'];
+      // A gRPC attempt's own CLIENT span (breakwater makes one per attempt of a traced call).
+      const code = span.attributes['rpc.grpc.status_code'];
+      const service = typeof policy === 'string' ? (CALLER[policy] ?? '?') : caller;
       rows.push({
-        service: typeof policy === 'string' ? (CALLER[policy] ?? '?') : 'Shopper',
+        service,
         span: span.name,
         depth,
         startMs: ms(span.startTime) - origin,
@@ -215,16 +219,18 @@ export class OrderFlowTracing {
         outcome:
           outcome !== undefined
             ? `${String(outcome)}, ${attempts} attempt${attempts === 1 ? '' : 's'}`
-            : span.attributes[PLACED] === true
-              ? 'placed'
-              : 'not placed',
+            : code !== undefined
+              ? `attempt ${Number(span.attributes['previous-rpc-attempts'] ?? 0) + 1}, status ${String(code)}`
+              : span.attributes[PLACED] === true
+                ? 'placed'
+                : 'not placed',
       });
       const under = (children.get(span.spanContext().spanId) ?? []).sort(
         (a, b) => ms(a.startTime) - ms(b.startTime),
       );
-      for (const child of under) visit(child, depth + 1);
+      for (const child of under) visit(child, depth + 1, service);
     };
-    visit(slowest, 0);
+    visit(slowest, 0, 'Shopper');
     return rows;
   }
 

@@ -9,7 +9,7 @@
  */
 import type { AttemptContext, ExecuteOptions, Policy } from '../types.js';
 import type { AttemptHandle } from './attempt.js';
-import type { OperationAttributes } from './stages.js';
+import type { OperationAttributes, OperationObserver } from './stages.js';
 
 /**
  * What drives an operation. The engine calls `startAttempt` for every attempt and exactly
@@ -32,6 +32,12 @@ export interface OperationHandler<T> {
   failed(error: unknown): void;
   /** Low-cardinality attributes for observers (telemetry), if any. */
   readonly attributes?: OperationAttributes | undefined;
+  /**
+   * Optional: hears the operation's observer (telemetry) before the first attempt starts,
+   * when one records, so an adapter can open a span per attempt it sends
+   * (`OperationObserver.clientAttempt`). Not called without one.
+   */
+  observed?(observer: OperationObserver): void;
 }
 
 /**

@@ -114,4 +114,40 @@ export interface OperationObserver {
    * whatever context the observer wants active (the operation's span).
    */
   runAttempt<A extends AttemptContext, H>(start: (this: H, attempt: A) => void, thisArg: H, attempt: A): void;
+  /**
+   * Optional: opens a CLIENT span for an attempt that an adapter sends itself, under the
+   * operation's span, for a transport whose own instrumentation sees one call and not its
+   * attempts (grpc's makes one span per call, around every attempt). Called from the
+   * handler's `startAttempt`. Undefined when the operation is not traced.
+   */
+  clientAttempt?(attempt: number, info: ClientAttemptInfo): ClientAttemptSpan | undefined;
+}
+
+/** What an adapter says of the requests its attempts send (one frozen object per method and peer). */
+export interface ClientAttemptInfo {
+  /** The attempt spans' name, as the transport's instrumentation names its spans. */
+  readonly name: string;
+  /** Their attributes, the transport's own (`rpc.system`, `rpc.service`, `server.address`...): bounded. */
+  readonly attributes: OperationAttributes;
+  /** The attribute that holds the number of attempts sent before this one (none on the first). */
+  readonly previousAttempts: string;
+  /** The attribute that holds the status code the attempt ended with. */
+  readonly statusCode: string;
+}
+
+/** One attempt's CLIENT span, as the adapter that sends the attempt drives it. */
+export interface ClientAttemptSpan {
+  /**
+   * Calls `fn.call(thisArg, arg)` with the attempt span active, so what runs below sees it.
+   * A throw ends the span as failed and is thrown on.
+   */
+  run<H, A>(fn: (this: H, arg: A) => void, thisArg: H, arg: A): void;
+  /** Writes the attempt's trace context into the outgoing request (W3C `traceparent`...). */
+  inject<C>(carrier: C, set: (carrier: C, key: string, value: string) => void): void;
+  /**
+   * The attempt's request ended with the transport's status `code`; `error` is its
+   * message when it failed, undefined when it succeeded. Ends the span; later calls are
+   * ignored.
+   */
+  end(code: number, error: string | undefined): void;
 }

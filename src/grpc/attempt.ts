@@ -6,7 +6,9 @@
  * @module
  */
 import type { InterceptingListener, Metadata, NextCall, StatusObject } from '@grpc/grpc-js';
+import type { Clock } from '../clock.js';
 import type { AttemptHandle } from '../engine/attempt.js';
+import type { ClientAttemptSpan } from '../engine/stages.js';
 import { serviceError } from './status.js';
 
 /** What `nextCall` returns: the rest of the chain for one attempt. */
@@ -24,6 +26,10 @@ export class AttemptRun implements InterceptingListener {
   readonly #owner: AttemptOwner;
   readonly context: AttemptHandle;
   child: ChildCall | undefined = undefined;
+  /** The metadata the attempt's call sends. */
+  request: Metadata | undefined = undefined;
+  /** The attempt's CLIENT span, when the operation is traced. */
+  span: ClientAttemptSpan | undefined = undefined;
   /** Response headers, held until the call commits. */
   metadata: Metadata | undefined = undefined;
   /** A unary response, held until the status says OK. */
@@ -73,7 +79,19 @@ export class AttemptRun implements InterceptingListener {
   }
 
   onReceiveStatus(status: StatusObject): void {
+    // Every end of the attempt's call comes here, one breakwater cancelled included.
+    this.span?.end(status.code, status.code === 0 ? undefined : status.details);
     this.#owner.attemptStatus(this, status);
+  }
+
+  /**
+   * Whether the policy stopped waiting for this attempt (its attempt timeout or the
+   * deadline fired) before the child call reported: then the policy has moved on, and a
+   * late success must not be reported next to the retry or the error it started.
+   */
+  givenUp(clock: Clock): boolean {
+    const at = this.context.attemptDeadline;
+    return at !== undefined && clock.now() >= at && this.context.signal.aborted;
   }
 
   /** Stops listening to the attempt's signal. */
@@ -83,4 +101,16 @@ export class AttemptRun implements InterceptingListener {
       this.onAbort = undefined;
     }
   }
+}
+
+/** The attempt that failed with `error`: the latest, or one of a hedged call's `runs`. */
+export function runOf(
+  error: unknown,
+  latest: AttemptRun | undefined,
+  runs: readonly AttemptRun[] | undefined,
+): AttemptRun | undefined {
+  if (error === undefined) return undefined;
+  if (latest !== undefined && latest.error === error) return latest;
+  if (runs !== undefined) for (const other of runs) if (other.error === error) return other;
+  return undefined;
 }

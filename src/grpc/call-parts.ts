@@ -108,6 +108,22 @@ export function attemptError(
   return undefined;
 }
 
+/** Metadata key of the operation's idempotency key, identical on every attempt. */
+export const IDEMPOTENCY_KEY = 'idempotency-key';
+
+/**
+ * The metadata an attempt sends: the call's own, with the idempotency key set on the first
+ * attempt (unless the caller set one); when the request is kept for a replay, every attempt
+ * gets its own copy, since interceptors further down may add entries.
+ */
+export function outgoingMetadata(base: Metadata, context: AttemptHandle, replay: boolean): Metadata {
+  const number = context.attempt;
+  if (number === 1 && context.idempotencyKey !== undefined && base.get(IDEMPOTENCY_KEY).length === 0) {
+    base.set(IDEMPOTENCY_KEY, context.idempotencyKey);
+  }
+  return replay ? attemptMetadata(base, number) : base;
+}
+
 /** An attempt's own copy of the call's metadata, with the count of attempts before it. */
 export function attemptMetadata(base: Metadata, attempt: number): Metadata {
   const metadata = base.clone();

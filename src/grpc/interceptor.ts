@@ -39,6 +39,9 @@ import { ResilientCall } from './resilient-call.js';
  *   `retry: false` never.
  * - A policy with a `fallback` is refused (InvalidOptionsError): the caller gets gRPC
  *   statuses, not values.
+ * - With a policy that traces (`telemetry: openTelemetry()` from `breakwater/otel`), every
+ *   attempt is a CLIENT span of its own under the policy's span, and sends that span's
+ *   context in its metadata (docs/otel.md, "How the spans nest").
  *
  * Turn grpc-js's own retries off on channels that use it (`'grpc.enable_retries': 0`, or
  * no `retryPolicy` in the service config), or both layers retry.

@@ -9,6 +9,7 @@ import type { OperationAttributes } from '../engine/stages.js';
 import type { Clock, Policy, RetryOn } from '../index.js';
 import { isPolicy } from '../policy.js';
 import { bool, invalid, noFallback, obj, fn as validateFn } from '../validate.js';
+import { AttemptSpans } from './attempt-span.js';
 import { grpcRetryOn, neverRetry } from './classify.js';
 import { taggedTarget } from './target.js';
 
@@ -95,6 +96,11 @@ export interface MethodPlan {
    * undefined for paths beyond the plan cache's cap (their cardinality is not bounded).
    */
   readonly attributes: OperationAttributes | undefined;
+  /**
+   * What the CLIENT span of each attempt says, when the policy traces the call; undefined
+   * beyond the plan cache's cap, like `attributes`.
+   */
+  readonly attemptSpans: AttemptSpans | undefined;
   /** The breaker key of a call, or undefined. */
   key(options: InterceptorOptions): string | undefined;
 }
@@ -116,6 +122,8 @@ export class InterceptorConfig {
   readonly #methods: ReadonlyMap<string, GrpcMethodOptions>;
   readonly #idempotent: boolean;
   readonly #key: (options: InterceptorOptions) => string | undefined;
+  /** The `target` option: the channel target of every call (server.address on attempt spans). */
+  readonly #target: string | undefined;
   readonly #plans = new Map<string, MethodPlan>();
   /** Policies derived for streaming-request methods (no retry, no hedge, no attempt timeout). */
   readonly #streamPolicies = new WeakMap<Policy, Policy>();
@@ -155,6 +163,7 @@ export class InterceptorConfig {
     }
     const key = validateFn<(call: GrpcCallInfo) => string | undefined>('key', o.key);
     const target = o.target;
+    this.#target = target;
     if (key !== undefined) {
       this.#key = (options) => key({ method: options.method_definition.path, options });
     } else if (target !== undefined) {
@@ -226,6 +235,7 @@ export class InterceptorConfig {
       attemptTimeout: config.attemptTimeout,
       clock: config.clock,
       attributes: cached ? Object.freeze({ [RPC_METHOD]: path.slice(1) }) : undefined,
+      attemptSpans: cached ? new AttemptSpans(path, this.#target) : undefined,
       key: config.keyedBreaker === undefined ? noKey : this.#key,
     };
   }

@@ -23,16 +23,19 @@ import {
 import { LightSignal } from '../abort.js';
 import type { AttemptHandle } from '../engine/attempt.js';
 import type { OperationHandler } from '../engine/handler.js';
+import type { OperationObserver } from '../engine/stages.js';
 import { runOperation } from '../policy.js';
-import { type AttemptOwner, AttemptRun, type ChildCall } from './attempt.js';
+import { type AttemptOwner, AttemptRun, type ChildCall, runOf } from './attempt.js';
+import { setMetadata } from './attempt-span.js';
 import {
   abandonDetails,
   attemptError,
-  attemptMetadata,
   attemptOptions,
   fullListener,
   halfClose,
+  IDEMPOTENCY_KEY,
   live,
+  outgoingMetadata,
   startRead,
   UNREACHABLE,
 } from './call-parts.js';
@@ -41,8 +44,8 @@ import { deadlineMs, ParentLink } from './propagation.js';
 import { type MessageContext, RequestTape } from './request.js';
 import { CallCancelledError, statusFromError } from './status.js';
 
-/** Metadata key of the operation's idempotency key, identical on every attempt. */
-export const IDEMPOTENCY_KEY = 'idempotency-key';
+export { IDEMPOTENCY_KEY } from './call-parts.js';
+
 /** How far a call got (see `ResilientCall.#phase`). */
 type CallPhase = 'open' | 'committed' | 'done';
 
@@ -82,10 +85,16 @@ export class ResilientCall
   #parent: ParentLink | undefined = undefined;
   /** Inside start(), while the policy admits the call (see `failed`). */
   #starting = false;
+  /** The operation's observer, when one records (telemetry): it opens each attempt's span. */
+  #observer: OperationObserver | undefined = undefined;
 
   /** What telemetry records of the call (`rpc.method`): the method plan's, one per method. */
   get attributes(): MethodPlan['attributes'] {
     return this.#plan.attributes;
+  }
+
+  observed(observer: OperationObserver): void {
+    this.#observer = observer;
   }
 
   constructor(plan: MethodPlan, options: InterceptorOptions, next: NextCall) {
@@ -151,14 +160,23 @@ export class ResilientCall
     const run = new AttemptRun(this, context);
     this.#run = run;
     runs?.push(run);
+    run.request = outgoingMetadata(this.#metadata as Metadata, context, this.#tape.replay);
+    // Traced: the attempt is a CLIENT span of its own, whose context goes to the server
+    // and is active while the call down the chain starts (see OperationObserver.clientAttempt).
+    const spans = this.#plan.attemptSpans;
+    const span =
+      spans === undefined
+        ? undefined
+        : this.#observer?.clientAttempt?.(context.attempt, spans.for(this.#options));
+    run.span = span;
+    if (span === undefined) this.#send(run);
+    else span.run(this.#send, this, run);
+  }
+
+  #send(run: AttemptRun): void {
+    const { context } = run;
+    run.span?.inject(run.request as Metadata, setMetadata);
     const plan = this.#plan;
-    const number = context.attempt;
-    const base = this.#metadata as Metadata;
-    if (number === 1 && context.idempotencyKey !== undefined && base.get(IDEMPOTENCY_KEY).length === 0) {
-      base.set(IDEMPOTENCY_KEY, context.idempotencyKey);
-    }
-    // Every attempt kept for a replay gets its own copy: interceptors further down may add entries.
-    const metadata = this.#tape.replay ? attemptMetadata(base, number) : base;
     // A unary attempt's call deadline is the attempt's own (the server learns its budget);
     // a stream outlives its first message, so its call gets the operation's deadline and
     // the attempt timeout (time to the first message) is enforced here.
@@ -170,7 +188,7 @@ export class ResilientCall
         : this.#options;
     const child = this.#next(options);
     run.child = child;
-    if (runs !== undefined) {
+    if (this.#runs !== undefined) {
       // A hedged attempt's call is cancelled when its signal aborts: it lost to another
       // attempt, timed out, or the operation ended without it. Only hedged calls listen,
       // so the common path adds no listener.
@@ -184,8 +202,8 @@ export class ResilientCall
       run.onAbort = () => this.#abandon(run, 'breakwater: attempt timed out');
       context.signal.addEventListener('abort', run.onAbort, { once: true });
     }
-    child.start(metadata, run);
-    this.#tape.replayTo(child, number === 1);
+    child.start(run.request as Metadata, run);
+    this.#tape.replayTo(child, context.attempt === 1);
   }
 
   /**
@@ -210,7 +228,7 @@ export class ResilientCall
       process.nextTick(() => this.failed(error));
       return;
     }
-    const run = this.#runOf(error);
+    const run = runOf(error, this.#run, this.#runs);
     if (run !== undefined && run.status !== undefined) {
       this.#deliver(run, run.status);
       return;
@@ -223,22 +241,14 @@ export class ResilientCall
     this.#finish(status);
   }
 
-  /** The attempt that failed with `error` (a hedged call reports its first attempt's). */
-  #runOf(error: unknown): AttemptRun | undefined {
-    if (error === undefined) return undefined;
-    const run = this.#run;
-    if (run !== undefined && run.error === error) return run;
-    const runs = this.#runs;
-    if (runs !== undefined) for (const other of runs) if (other.error === error) return other;
-    return undefined;
-  }
-
   /** Cancels an attempt's call; whatever it reports later is ignored. */
   #abandon(run: AttemptRun, details: string, code: number = Status.CANCELLED): void {
     if (run.abandoned) return;
     run.abandoned = true;
     run.detach();
-    if (!run.ended) run.child?.cancelWithStatus(code, details);
+    if (run.ended) return;
+    run.span?.end(code, details); // now, when given up: not when grpc-js reports back
+    run.child?.cancelWithStatus(code, details);
   }
 
   /** Whether what `run` reports must be ignored. */
@@ -246,16 +256,6 @@ export class ResilientCall
     if (run.abandoned || this.#phase === 'done' || this.#signal.aborted) return true;
     // Hedged attempts run side by side until one commits; then only the winner counts.
     return run !== this.#run && (this.#runs === undefined || this.#phase !== 'open');
-  }
-
-  /**
-   * Whether the policy stopped waiting for `run` (its attempt timeout or the deadline
-   * fired) before the child call reported: then the policy has moved on, and a late
-   * success must not be reported next to the retry or the error it started.
-   */
-  #givenUp(run: AttemptRun): boolean {
-    const at = run.context.attemptDeadline;
-    return at !== undefined && this.#plan.clock.now() >= at && run.context.signal.aborted;
   }
 
   attemptMetadata(run: AttemptRun, metadata: Metadata): void {
@@ -272,7 +272,7 @@ export class ResilientCall
     } else if (!this.#plan.streamingResponse) {
       run.message = message;
       run.hasMessage = true;
-    } else if (!this.#givenUp(run)) {
+    } else if (!run.givenUp(this.#plan.clock)) {
       // The first message of a stream: the commit point.
       this.#commit(run);
       if (run.metadata !== undefined) listener.onReceiveMetadata(run.metadata);
@@ -292,7 +292,7 @@ export class ResilientCall
         // A client-streaming or bidi call ends well; #succeeded reports it.
         run.final = status;
         run.resolve();
-      } else if (!this.#givenUp(run)) {
+      } else if (!run.givenUp(this.#plan.clock)) {
         run.final = status;
         this.#commit(run);
       }

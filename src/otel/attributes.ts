@@ -25,6 +25,9 @@ export class AttributeSets {
   /** The operation span's attributes at start: the policy's name and the adapter's. */
   readonly base: Attributes;
   readonly #cache = new Map<string, Attributes>();
+  readonly #operations: { [outcome in OperationOutcome]?: Attributes } = {};
+  readonly #firsts: { [outcome in AttemptOutcomeValue]?: Attributes } = {};
+  readonly #retries: { [outcome in AttemptOutcomeValue]?: Attributes } = {};
 
   constructor(policy: string, adapter: OperationAttributes | undefined) {
     // The policy's name last, so an adapter cannot replace it.
@@ -33,16 +36,22 @@ export class AttributeSets {
 
   /** `breakwater.operation.duration`'s attributes. */
   operation(outcome: OperationOutcome): Attributes {
-    return this.#get(`o${outcome}`, ATTR_OUTCOME, outcome);
+    // Read on every operation: a property per outcome, no key to build.
+    let set = this.#operations[outcome];
+    if (set === undefined) {
+      set = Object.freeze({ ...this.base, [ATTR_OUTCOME]: outcome });
+      this.#operations[outcome] = set;
+    }
+    return set;
   }
 
   /** `breakwater.attempt.duration`'s attributes. */
   attempt(outcome: AttemptOutcomeValue, retry: boolean): Attributes {
-    const key = retry ? `r${outcome}` : `a${outcome}`;
-    let set = this.#cache.get(key);
+    const sets = retry ? this.#retries : this.#firsts;
+    let set = sets[outcome];
     if (set === undefined) {
       set = Object.freeze({ ...this.base, [ATTR_ATTEMPT_OUTCOME]: outcome, [ATTR_ATTEMPT_RETRY]: retry });
-      this.#cache.set(key, set);
+      sets[outcome] = set;
     }
     return set;
   }

@@ -15,13 +15,12 @@ import {
   SpanKind,
   SpanStatusCode,
   type Tracer,
-  trace,
 } from '@opentelemetry/api';
-import type { OperationObserver } from '../engine/stages.js';
+import type { ClientAttemptInfo, ClientAttemptSpan, OperationObserver } from '../engine/stages.js';
 import type { BreakwaterEvent, OperationEndEvent } from '../events.js';
 import type { AttemptContext } from '../types.js';
-import { ATTEMPT_KEY } from './attempt.js';
 import type { AttributeSets } from './attributes.js';
+import { openClientAttempt } from './client-attempt.js';
 import {
   ATTR_ATTEMPT,
   ATTR_ATTEMPTS,
@@ -39,6 +38,7 @@ import {
   type OperationOutcome,
 } from './names.js';
 import { attemptOutcome, errorType, failureOutcome, REFUSED_REASON, stateChangeEvent } from './outcome.js';
+import { AttemptScope } from './scope.js';
 import type { Instruments } from './sources.js';
 
 /** What an operation observer needs of the policy it belongs to. */
@@ -53,10 +53,11 @@ export class OperationTelemetry implements OperationObserver {
   /** The caller's context when the operation started: the span's parent. */
   readonly #parent: Context;
   readonly #span: Span | undefined;
+  readonly #tracer: Tracer | undefined;
   /** Whether the span records (a sampled-out span still propagates, but takes no events). */
   readonly #recording: boolean;
-  /** The parent with the span in it, made at the first attempt. */
-  #active: Context | undefined = undefined;
+  /** The context the latest attempt started in (the operation span and its number). */
+  #attemptContext: Context | undefined = undefined;
   /** performance.now() at the start of the operation and of the attempt running. */
   readonly #startedAt: number;
   #attemptStartedAt = 0;
@@ -75,6 +76,7 @@ export class OperationTelemetry implements OperationObserver {
     // The caller's context matters to the span only: a metrics-only operation skips the lookup.
     const parent = tracer === undefined ? ROOT_CONTEXT : context.active();
     this.#parent = parent;
+    this.#tracer = tracer;
     if (tracer !== undefined) {
       const span = tracer.startSpan(
         scope.spanName,
@@ -102,8 +104,16 @@ export class OperationTelemetry implements OperationObserver {
     }
     // Not only when recording: a sampled-out span still carries the trace (and the
     // sampling decision) to the transport's spans and to the server.
-    this.#active ??= trace.setSpan(this.#parent, span);
-    context.with(this.#active.setValue(ATTEMPT_KEY, attempt.attempt), start, thisArg, attempt);
+    const attemptContext = new AttemptScope(this.#parent, span, attempt.attempt);
+    this.#attemptContext = attemptContext;
+    context.with(attemptContext, start, thisArg, attempt);
+  }
+
+  clientAttempt(attempt: number, info: ClientAttemptInfo): ClientAttemptSpan | undefined {
+    const tracer = this.#tracer;
+    const active = this.#attemptContext;
+    if (tracer === undefined || active === undefined || this.#ended) return undefined;
+    return openClientAttempt(tracer, active, this.#recording, attempt, info);
   }
 
   event(event: BreakwaterEvent): void {

@@ -126,12 +126,20 @@ describe.skipIf(!available())('order-flow example: a short run, without and with
     // The shopper's attempt reached Checkout, whose calls are in the trace under it.
     const checkout = rows.filter((r) => r.service === 'Checkout');
     expect(checkout.length).toBeGreaterThan(0);
-    for (const row of checkout) expect(row.depth).toBe(2);
+    for (const row of checkout) expect(row.depth).toBe(row.span.startsWith('grpc.') ? 3 : 2);
+    // Checkout's gRPC calls show their attempts.
+    expect(checkout.some((r) => r.span.startsWith('grpc.'))).toBe(true);
     for (const row of rows.slice(1)) {
-      expect(row.span).toMatch(/^breakwater (checkout|discount|orders|loyalty|publish)$/);
-      expect(row.outcome).toMatch(
-        /^(success|error|circuit_open|deadline_exceeded|bulkhead_rejected|aborted), \d+ attempts?$/,
-      );
+      if (row.span.startsWith('grpc.')) {
+        // A gRPC attempt's CLIENT span, under its call's breakwater span.
+        expect(row.span).toMatch(/^grpc\.orderflow\.v1\.\w+\/\w+$/);
+        expect(row.outcome).toMatch(/^attempt \d+, status \d+$/);
+      } else {
+        expect(row.span).toMatch(/^breakwater (checkout|discount|orders|loyalty|publish)$/);
+        expect(row.outcome).toMatch(
+          /^(success|error|circuit_open|deadline_exceeded|bulkhead_rejected|aborted), \d+ attempts?$/,
+        );
+      }
       expect(row.startMs).toBeGreaterThanOrEqual(0);
       expect(row.startMs + row.durationMs).toBeLessThanOrEqual((root?.durationMs ?? 0) + 1);
     }
