@@ -4,6 +4,8 @@
 // open-loop load (seeded Poisson arrivals at a fixed rate: a slow response does not slow the
 // arrivals down, so the tail is not hidden by coordinated omission), in the same run:
 //
+//   - the floor: the plain client when no answer is slow at all (the best any hedging can
+//     do on this machine: a hedge's own latency comes from this distribution);
 //   - no hedging (the plain client);
 //   - breakwater hedging with a fixed delay at the p95 measured on the plain client;
 //   - breakwater hedging with the adaptive delay `{ quantile: 0.95 }`;
@@ -58,10 +60,13 @@ const CALL_TIMEOUT_MS = 5_000;
 
 // ---------------------------------------------------------------- server (child process)
 
-/** How the server answers the `n`th arrival (1-based) of request `id`. */
-function serviceTime(id, n) {
+/**
+ * How the server answers the `n`th arrival (1-based) of request `id`; `slowShare` is
+ * SLOW_SHARE, or 0 for the floor (the same normal answers, none slow).
+ */
+function serviceTime(id, n, slowShare) {
   const key = `${id}@${n}`;
-  if (uniformOf(key, SEED) < SLOW_SHARE) return { slow: true, ms: SLOW_FACTOR * BASE_MS };
+  if (uniformOf(key, SEED) < slowShare) return { slow: true, ms: SLOW_FACTOR * BASE_MS };
   return { slow: false, ms: BASE_MS * (0.75 + 0.5 * uniformOf(key, SEED ^ 0x9e3779b9)) };
 }
 
@@ -70,7 +75,7 @@ async function serve() {
   const stats = new Map();
   /** request id -> arrivals so far */
   const arrivals = new Map();
-  // An id is `${mode}/${label}#${seq}`: mode is 'ok' or 'outage'.
+  // An id is `${mode}/${label}#${seq}`: mode is 'ok', 'floor' (no slow answers) or 'outage'.
   const arrive = (id) => {
     const hash = id.indexOf('#');
     const slash = id.indexOf('/');
@@ -85,7 +90,7 @@ async function serve() {
     const n = (arrivals.get(id) ?? 0) + 1;
     arrivals.set(id, n);
     if (mode === 'outage') return { s, outage: true, slow: false, ms: 0 };
-    const t = serviceTime(id, n);
+    const t = serviceTime(id, n, mode === 'floor' ? 0 : SLOW_SHARE);
     if (t.slow) s.slow++;
     return { s, outage: false, ...t };
   };
@@ -205,6 +210,9 @@ function quantileOf(sorted, q) {
   if (sorted.length === 0) return Number.NaN;
   return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil(q * sorted.length) - 1))];
 }
+
+/** The configuration that measures the floor: no hedging, and no slow answers. */
+const FLOOR = 'no hedging, no slow answers (the floor)';
 
 const isUnknownHedgeOption = (error) =>
   error?.code === 'BREAKWATER_INVALID_OPTIONS' &&
@@ -330,6 +338,9 @@ async function main() {
     console.log(`${transport}: measured p95 ${p95.toFixed(2)} ms`);
 
     const configs = [
+      // The floor: the plain client when no answer is slow, in the same rounds. No hedging
+      // can beat it: a hedge's own latency comes from this distribution.
+      { name: FLOOR, delay: '-', build: plain, mode: 'floor' },
       { name: 'no hedging', delay: '-', build: plain },
       {
         name: 'breakwater, fixed delay (p95)',
@@ -362,7 +373,7 @@ async function main() {
       }
       await built.client.ready();
       await openLoop(built.client.send, {
-        mode: 'ok',
+        mode: config.mode ?? 'ok',
         label: `${label}/warmup`,
         seconds: WARMUP_SECONDS,
         seed: SEED - 1,
@@ -381,7 +392,7 @@ async function main() {
       for (let i = 0; i < live.length; i++) {
         const entry = live[(i + round) % live.length];
         const run = await openLoop(entry.client.send, {
-          mode: 'ok',
+          mode: entry.config.mode ?? 'ok',
           label: entry.label,
           seconds: ROUND_SECONDS,
           seed: SEED + 1 + round,
@@ -503,6 +514,12 @@ async function main() {
     verdicts.push(
       `${transport}, adaptive: p99.9 cut ${cut.toFixed(1)}x (target ≥ 10x) with ${pct(extra)} extra requests (target ≤ 5%): ${cut >= 10 && extra <= 0.05 ? 'met' : 'missed'}.`,
     );
+    const floor = rows.find((r) => r.transport === transport && r.config.name === FLOOR && !r.skipped);
+    if (floor !== undefined) {
+      verdicts.push(
+        `${transport}, the floor: p99.9 ${ms(floor.p999)} ms with no slow answers at all, so no hedging can cut the p99.9 of ${ms(base.p999)} ms by more than ${(base.p999 / floor.p999).toFixed(1)}x here; a 10x cut needs ${ms(base.p999 / 10)} ms.`,
+      );
+    }
     const anchor = rows.find(
       (r) => r.transport === transport && r.config.name.includes('anchor') && !r.skipped,
     );
@@ -550,7 +567,9 @@ token, but no hedge asks the throttle before it starts: only retries do, in
 \`retrying-call.ts\`). "Extra requests" is what
 the server received beyond one per request; "cancelled at the server" counts attempts the
 server saw cancelled before it answered (the losers of a race); "slow answers started"
-counts arrivals the server chose to answer slowly.`,
+counts arrivals the server chose to answer slowly. "The floor" is the plain client in the
+same rounds with no slow answer at all (the same normal ones): the best p99.9 any hedging
+can reach on this machine, since a hedge's own latency is drawn from that distribution.`,
   );
 }
 
