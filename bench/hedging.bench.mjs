@@ -26,6 +26,7 @@
 // configuration whose client cannot be built because the policy rejects `hedge` is reported
 // as skipped ("needs hedging in the core") instead of failing the run.
 import { createServer } from 'node:http';
+import { createHistogram } from 'node:perf_hooks';
 import { credentials, loadPackageDefinition, Server, ServerCredentials, status } from '@grpc/grpc-js';
 import { loadSync } from '@grpc/proto-loader';
 import { Agent, request } from 'undici';
@@ -45,9 +46,14 @@ const SLOW_FACTOR = 50;
 const quick = process.env.BENCH_QUICK === '1';
 /** Arrivals per second, for every configuration. */
 const RATE = quick ? 300 : 500;
-/** Measured rounds per configuration, each `ROUND_SECONDS` long, the order rotating. */
-const ROUNDS = quick ? 2 : 4;
-const ROUND_SECONDS = quick ? 1.5 : 4;
+/**
+ * Measured rounds per configuration, each `ROUND_SECONDS` long, the order rotating. Short
+ * rounds, many of them: on a shared 2-core machine a stall of a few seconds (a neighbour's
+ * build, a GC) would land whole on one configuration's 4 s round and set its p99.9 alone;
+ * in 1 s rounds it lands on every configuration alike.
+ */
+const ROUNDS = quick ? 4 : 16;
+const ROUND_SECONDS = quick ? 0.75 : 1;
 /** An unmeasured run per configuration first (JIT, connections, the adaptive estimator). */
 const WARMUP_SECONDS = quick ? 1 : 2;
 /** The fixed delays: the p95 of the plain client over a run this long, before the rounds. */
@@ -203,6 +209,22 @@ async function openLoop(send, { mode, label, seconds, seed }) {
   });
   await Promise.all(settled);
   return { sent: seq, latencies, failures, firstError };
+}
+
+/**
+ * Samples how late this process's event loop runs, into `histogram` (µs), until the
+ * returned function is called: a 1 ms interval timer, each tick recording how much later
+ * than 1 ms after the previous one it ran. (perf_hooks' monitorEventLoopDelay would count
+ * the pause between two rounds as a delay, and its histograms cannot be added up.)
+ */
+function sampleLoopDelay(histogram) {
+  let last = performance.now();
+  const timer = setInterval(() => {
+    const now = performance.now();
+    histogram.record(Math.max(1, Math.round((now - last - 1) * 1000)));
+    last = now;
+  }, 1);
+  return () => clearInterval(timer);
 }
 
 /** Nearest-rank quantile of sorted `values`. */
@@ -382,6 +404,9 @@ async function main() {
         config,
         label,
         client: built.client,
+        // How late this process's event loop ran during the configuration's rounds: the
+        // noise under every latency measured here (this process sends and times them).
+        loopDelay: createHistogram(),
         latencies: [],
         sent: 0,
         failures: 0,
@@ -391,12 +416,14 @@ async function main() {
     for (let round = 0; round < ROUNDS; round++) {
       for (let i = 0; i < live.length; i++) {
         const entry = live[(i + round) % live.length];
+        const stopSampling = sampleLoopDelay(entry.loopDelay);
         const run = await openLoop(entry.client.send, {
           mode: entry.config.mode ?? 'ok',
           label: entry.label,
           seconds: ROUND_SECONDS,
           seed: SEED + 1 + round,
         });
+        stopSampling();
         entry.latencies.push(...run.latencies);
         entry.sent += run.sent;
         entry.failures += run.failures;
@@ -423,6 +450,8 @@ async function main() {
         slow: s.slow,
         failures: entry.failures,
         firstError: entry.firstError,
+        loopP99: entry.loopDelay.percentile(99) / 1e3,
+        loopMax: entry.loopDelay.max / 1e3,
       });
     }
 
@@ -465,18 +494,18 @@ async function main() {
   const ms = (n) => (Number.isNaN(n) ? '-' : n.toFixed(1));
   const pct = (n) => `${(100 * n).toFixed(1)}%`;
   const table = [
-    '| transport | configuration | hedge delay | requests | p50 ms | p95 ms | p99 ms | p99.9 ms | extra requests at the server | cancelled at the server | slow answers started | failed |',
-    '| --- | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
+    '| transport | configuration | hedge delay | requests | p50 ms | p95 ms | p99 ms | p99.9 ms | extra requests at the server | cancelled at the server | slow answers started | failed | client loop delay p99 / max ms |',
+    '| --- | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
   ];
   for (const r of rows) {
     if (r.skipped) {
       table.push(
-        `| ${r.transport} | ${r.config.name} | ${r.config.delay} | skipped: ${r.skipped} | | | | | | | | |`,
+        `| ${r.transport} | ${r.config.name} | ${r.config.delay} | skipped: ${r.skipped} | | | | | | | | | |`,
       );
       continue;
     }
     table.push(
-      `| ${r.transport} | ${r.config.name} | ${r.config.delay} | ${r.sent.toLocaleString('en-US')} | ${ms(r.p50)} | ${ms(r.p95)} | ${ms(r.p99)} | ${ms(r.p999)} | ${pct((r.arrivals - r.sent) / r.sent)} | ${r.cancelled} | ${r.slow} | ${r.failures} |`,
+      `| ${r.transport} | ${r.config.name} | ${r.config.delay} | ${r.sent.toLocaleString('en-US')} | ${ms(r.p50)} | ${ms(r.p95)} | ${ms(r.p99)} | ${ms(r.p999)} | ${pct((r.arrivals - r.sent) / r.sent)} | ${r.cancelled} | ${r.slow} | ${r.failures} | ${ms(r.loopP99)} / ${ms(r.loopMax)} |`,
     );
   }
   const outageTable = [
@@ -567,7 +596,9 @@ token, but no hedge asks the throttle before it starts: only retries do, in
 \`retrying-call.ts\`). "Extra requests" is what
 the server received beyond one per request; "cancelled at the server" counts attempts the
 server saw cancelled before it answered (the losers of a race); "slow answers started"
-counts arrivals the server chose to answer slowly. "The floor" is the plain client in the
+counts arrivals the server chose to answer slowly; "client loop delay" is how late the
+client process's event loop ran during that configuration's rounds (a 1 ms interval timer's
+lateness), the machine's noise under its figures. "The floor" is the plain client in the
 same rounds with no slow answer at all (the same normal ones): the best p99.9 any hedging
 can reach on this machine, since a hedge's own latency is drawn from that distribution.`,
   );
