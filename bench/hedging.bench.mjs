@@ -4,6 +4,8 @@
 // open-loop load (seeded Poisson arrivals at a fixed rate: a slow response does not slow the
 // arrivals down, so the tail is not hidden by coordinated omission), in the same run:
 //
+//   - the floor: the plain client when no answer is slow at all (the best any hedging can
+//     do on this machine: a hedge's own latency comes from this distribution);
 //   - no hedging (the plain client);
 //   - breakwater hedging with a fixed delay at the p95 measured on the plain client;
 //   - breakwater hedging with the adaptive delay `{ quantile: 0.95 }`;
@@ -14,9 +16,10 @@
 // the retry budget and the circuit breaker should hold to at most 1.1 under a hedged policy.
 //
 // Requests, cancellations and slow answers are counted at the server. Whether a response is
-// slow is decided from the request's id and how many times that id has arrived (a hash with
-// a fixed seed), so the first attempt of request n is slow for every configuration alike,
-// and a hedge is slow with the same 2% chance, independently.
+// slow is decided from the request's place in its round (not its configuration's label) and
+// how many times it has arrived (a hash with a fixed seed), so the first attempt of request n
+// is slow for every configuration alike, and a hedge is slow with the same 2% chance,
+// independently.
 //
 // Takes about 2.5 minutes (BENCH_QUICK=1: under a minute, for a smoke run).
 //
@@ -24,6 +27,7 @@
 // configuration whose client cannot be built because the policy rejects `hedge` is reported
 // as skipped ("needs hedging in the core") instead of failing the run.
 import { createServer } from 'node:http';
+import { createHistogram } from 'node:perf_hooks';
 import { credentials, loadPackageDefinition, Server, ServerCredentials, status } from '@grpc/grpc-js';
 import { loadSync } from '@grpc/proto-loader';
 import { Agent, request } from 'undici';
@@ -43,9 +47,14 @@ const SLOW_FACTOR = 50;
 const quick = process.env.BENCH_QUICK === '1';
 /** Arrivals per second, for every configuration. */
 const RATE = quick ? 300 : 500;
-/** Measured rounds per configuration, each `ROUND_SECONDS` long, the order rotating. */
-const ROUNDS = quick ? 2 : 4;
-const ROUND_SECONDS = quick ? 1.5 : 4;
+/**
+ * Measured rounds per configuration, each `ROUND_SECONDS` long, the order rotating. Short
+ * rounds, many of them: on a shared 2-core machine a stall of a few seconds (a neighbour's
+ * build, a GC) would land whole on one configuration's 4 s round and set its p99.9 alone;
+ * in 1 s rounds it lands on every configuration alike.
+ */
+const ROUNDS = quick ? 4 : 16;
+const ROUND_SECONDS = quick ? 0.75 : 1;
 /** An unmeasured run per configuration first (JIT, connections, the adaptive estimator). */
 const WARMUP_SECONDS = quick ? 1 : 2;
 /** The fixed delays: the p95 of the plain client over a run this long, before the rounds. */
@@ -58,19 +67,35 @@ const CALL_TIMEOUT_MS = 5_000;
 
 // ---------------------------------------------------------------- server (child process)
 
-/** How the server answers the `n`th arrival (1-based) of request `id`. */
-function serviceTime(id, n) {
-  const key = `${id}@${n}`;
-  if (uniformOf(key, SEED) < SLOW_SHARE) return { slow: true, ms: SLOW_FACTOR * BASE_MS };
+/**
+ * How the server answers the `n`th arrival (1-based) of request `request` (its place in its
+ * round's arrivals, `${seed}:${seq}`, the same for every configuration); `slowShare` is
+ * SLOW_SHARE, or 0 for the floor (the same normal answers, none slow).
+ */
+function serviceTime(request, n, slowShare) {
+  const key = `${request}@${n}`;
+  if (uniformOf(key, SEED) < slowShare) return { slow: true, ms: SLOW_FACTOR * BASE_MS };
   return { slow: false, ms: BASE_MS * (0.75 + 0.5 * uniformOf(key, SEED ^ 0x9e3779b9)) };
 }
 
 async function serve() {
   /** label -> { arrivals, cancelled, slow } */
   const stats = new Map();
+  /**
+   * label -> how late the server's event loop ran while that configuration's requests were
+   * arriving (µs): a stall of the server process delays every answer of the round it hits.
+   */
+  const loops = new Map();
+  let loop;
+  let lastTick = performance.now();
+  setInterval(() => {
+    const now = performance.now();
+    loop?.record(Math.max(1, Math.round((now - lastTick - 1) * 1000)));
+    lastTick = now;
+  }, 1);
   /** request id -> arrivals so far */
   const arrivals = new Map();
-  // An id is `${mode}/${label}#${seq}`: mode is 'ok' or 'outage'.
+  // An id is `${mode}/${label}#${seq}`: mode is 'ok', 'floor' (no slow answers) or 'outage'.
   const arrive = (id) => {
     const hash = id.indexOf('#');
     const slash = id.indexOf('/');
@@ -80,12 +105,17 @@ async function serve() {
     if (s === undefined) {
       s = { arrivals: 0, cancelled: 0, slow: 0 };
       stats.set(label, s);
+      loops.set(label, createHistogram());
     }
+    loop = loops.get(label);
     s.arrivals++;
     const n = (arrivals.get(id) ?? 0) + 1;
     arrivals.set(id, n);
     if (mode === 'outage') return { s, outage: true, slow: false, ms: 0 };
-    const t = serviceTime(id, n);
+    // Keyed without the label: the same requests are slow in every configuration. (Keyed
+    // with it, each configuration drew its own slow set: 12 to 28 slow first attempts of
+    // 893 in one quick run, where the comparison needs the same ones.)
+    const t = serviceTime(id.slice(hash + 1), n, mode === 'floor' ? 0 : SLOW_SHARE);
     if (t.slow) s.slow++;
     return { s, outage: false, ...t };
   };
@@ -141,7 +171,13 @@ async function serve() {
   await new Promise((resolve) => httpServer.listen(0, '127.0.0.1', resolve));
 
   process.on('message', (m) => {
-    if (m?.cmd === 'stats') process.send({ stats: Object.fromEntries(stats) });
+    if (m?.cmd !== 'stats') return;
+    const all = {};
+    for (const [label, s] of stats) {
+      const h = loops.get(label);
+      all[label] = { ...s, loopP99: h.percentile(99) / 1e3, loopMax: h.max / 1e3 };
+    }
+    process.send({ stats: all });
   });
   process.on('disconnect', () => process.exit(0));
   // forkServer() reads `port`; this server has two.
@@ -200,11 +236,30 @@ async function openLoop(send, { mode, label, seconds, seed }) {
   return { sent: seq, latencies, failures, firstError };
 }
 
+/**
+ * Samples how late this process's event loop runs, into `histogram` (µs), until the
+ * returned function is called: a 1 ms interval timer, each tick recording how much later
+ * than 1 ms after the previous one it ran. (perf_hooks' monitorEventLoopDelay would count
+ * the pause between two rounds as a delay, and its histograms cannot be added up.)
+ */
+function sampleLoopDelay(histogram) {
+  let last = performance.now();
+  const timer = setInterval(() => {
+    const now = performance.now();
+    histogram.record(Math.max(1, Math.round((now - last - 1) * 1000)));
+    last = now;
+  }, 1);
+  return () => clearInterval(timer);
+}
+
 /** Nearest-rank quantile of sorted `values`. */
 function quantileOf(sorted, q) {
   if (sorted.length === 0) return Number.NaN;
   return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil(q * sorted.length) - 1))];
 }
+
+/** The configuration that measures the floor: no hedging, and no slow answers. */
+const FLOOR = 'no hedging, no slow answers (the floor)';
 
 const isUnknownHedgeOption = (error) =>
   error?.code === 'BREAKWATER_INVALID_OPTIONS' &&
@@ -330,6 +385,9 @@ async function main() {
     console.log(`${transport}: measured p95 ${p95.toFixed(2)} ms`);
 
     const configs = [
+      // The floor: the plain client when no answer is slow, in the same rounds. No hedging
+      // can beat it: a hedge's own latency comes from this distribution.
+      { name: FLOOR, delay: '-', build: plain, mode: 'floor' },
       { name: 'no hedging', delay: '-', build: plain },
       {
         name: 'breakwater, fixed delay (p95)',
@@ -362,7 +420,7 @@ async function main() {
       }
       await built.client.ready();
       await openLoop(built.client.send, {
-        mode: 'ok',
+        mode: config.mode ?? 'ok',
         label: `${label}/warmup`,
         seconds: WARMUP_SECONDS,
         seed: SEED - 1,
@@ -371,6 +429,9 @@ async function main() {
         config,
         label,
         client: built.client,
+        // How late this process's event loop ran during the configuration's rounds: the
+        // noise under every latency measured here (this process sends and times them).
+        loopDelay: createHistogram(),
         latencies: [],
         sent: 0,
         failures: 0,
@@ -380,12 +441,14 @@ async function main() {
     for (let round = 0; round < ROUNDS; round++) {
       for (let i = 0; i < live.length; i++) {
         const entry = live[(i + round) % live.length];
+        const stopSampling = sampleLoopDelay(entry.loopDelay);
         const run = await openLoop(entry.client.send, {
-          mode: 'ok',
+          mode: entry.config.mode ?? 'ok',
           label: entry.label,
           seconds: ROUND_SECONDS,
           seed: SEED + 1 + round,
         });
+        stopSampling();
         entry.latencies.push(...run.latencies);
         entry.sent += run.sent;
         entry.failures += run.failures;
@@ -398,7 +461,7 @@ async function main() {
     for (const entry of live) {
       await entry.client.close();
       const sorted = entry.latencies.sort((a, b) => a - b);
-      const s = stats[entry.label] ?? { arrivals: 0, cancelled: 0, slow: 0 };
+      const s = stats[entry.label] ?? { arrivals: 0, cancelled: 0, slow: 0, loopP99: NaN, loopMax: NaN };
       measured.push({
         transport,
         config: entry.config,
@@ -412,6 +475,10 @@ async function main() {
         slow: s.slow,
         failures: entry.failures,
         firstError: entry.firstError,
+        loopP99: entry.loopDelay.percentile(99) / 1e3,
+        loopMax: entry.loopDelay.max / 1e3,
+        serverLoopP99: s.loopP99,
+        serverLoopMax: s.loopMax,
       });
     }
 
@@ -454,18 +521,18 @@ async function main() {
   const ms = (n) => (Number.isNaN(n) ? '-' : n.toFixed(1));
   const pct = (n) => `${(100 * n).toFixed(1)}%`;
   const table = [
-    '| transport | configuration | hedge delay | requests | p50 ms | p95 ms | p99 ms | p99.9 ms | extra requests at the server | cancelled at the server | slow answers started | failed |',
-    '| --- | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
+    '| transport | configuration | hedge delay | requests | p50 ms | p95 ms | p99 ms | p99.9 ms | extra requests at the server | cancelled at the server | slow answers started | failed | client loop delay p99 / max ms | server loop delay p99 / max ms |',
+    '| --- | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
   ];
   for (const r of rows) {
     if (r.skipped) {
       table.push(
-        `| ${r.transport} | ${r.config.name} | ${r.config.delay} | skipped: ${r.skipped} | | | | | | | | |`,
+        `| ${r.transport} | ${r.config.name} | ${r.config.delay} | skipped: ${r.skipped} | | | | | | | | | | |`,
       );
       continue;
     }
     table.push(
-      `| ${r.transport} | ${r.config.name} | ${r.config.delay} | ${r.sent.toLocaleString('en-US')} | ${ms(r.p50)} | ${ms(r.p95)} | ${ms(r.p99)} | ${ms(r.p999)} | ${pct((r.arrivals - r.sent) / r.sent)} | ${r.cancelled} | ${r.slow} | ${r.failures} |`,
+      `| ${r.transport} | ${r.config.name} | ${r.config.delay} | ${r.sent.toLocaleString('en-US')} | ${ms(r.p50)} | ${ms(r.p95)} | ${ms(r.p99)} | ${ms(r.p999)} | ${pct((r.arrivals - r.sent) / r.sent)} | ${r.cancelled} | ${r.slow} | ${r.failures} | ${ms(r.loopP99)} / ${ms(r.loopMax)} | ${ms(r.serverLoopP99)} / ${ms(r.serverLoopMax)} |`,
     );
   }
   const outageTable = [
@@ -503,6 +570,12 @@ async function main() {
     verdicts.push(
       `${transport}, adaptive: p99.9 cut ${cut.toFixed(1)}x (target ≥ 10x) with ${pct(extra)} extra requests (target ≤ 5%): ${cut >= 10 && extra <= 0.05 ? 'met' : 'missed'}.`,
     );
+    const floor = rows.find((r) => r.transport === transport && r.config.name === FLOOR && !r.skipped);
+    if (floor !== undefined) {
+      verdicts.push(
+        `${transport}, the floor: p99.9 ${ms(floor.p999)} ms with no slow answers at all, so no hedging can cut the p99.9 of ${ms(base.p999)} ms by more than ${(base.p999 / floor.p999).toFixed(1)}x here; a 10x cut needs ${ms(base.p999 / 10)} ms.`,
+      );
+    }
     const anchor = rows.find(
       (r) => r.transport === transport && r.config.name.includes('anchor') && !r.skipped,
     );
@@ -535,7 +608,7 @@ ${notes.map((n) => `- ${n}`).join('\n')}
 
 Servers: one grpc-js server and one \`node:http\` server in a child process; a normal answer
 waits a uniform ${0.75 * BASE_MS}-${1.25 * BASE_MS} ms (median ${BASE_MS} ms), and ${100 * SLOW_SHARE}% of answers, chosen by a
-seeded hash of the request id and its arrival count, wait ${SLOW_FACTOR * BASE_MS} ms (${SLOW_FACTOR}x the median), so the
+seeded hash of the request's place in its round and its arrival count, wait ${SLOW_FACTOR * BASE_MS} ms (${SLOW_FACTOR}x the median), so the
 first attempts of the same requests are slow in every configuration and a hedge is slow
 with the same ${100 * SLOW_SHARE}% chance. Load: seeded Poisson arrivals at ${RATE}/s, open loop (latency counted
 from each request's scheduled time); after ${WARMUP_SECONDS} s of unmeasured warm-up per configuration,
@@ -550,7 +623,12 @@ token, but no hedge asks the throttle before it starts: only retries do, in
 \`retrying-call.ts\`). "Extra requests" is what
 the server received beyond one per request; "cancelled at the server" counts attempts the
 server saw cancelled before it answered (the losers of a race); "slow answers started"
-counts arrivals the server chose to answer slowly.`,
+counts arrivals the server chose to answer slowly; "client loop delay" is how late the
+client process's event loop ran during that configuration's rounds (a 1 ms interval timer's
+lateness), and "server loop delay" the same in the server process while that configuration's
+requests arrived: the machine's noise under its figures. "The floor" is the plain client in the
+same rounds with no slow answer at all (the same normal ones): the best p99.9 any hedging
+can reach on this machine, since a hedge's own latency is drawn from that distribution.`,
   );
 }
 

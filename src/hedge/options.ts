@@ -22,8 +22,9 @@ export interface AdaptiveDelayOptions {
    */
   quantile: number;
   /**
-   * The delay, ms, while the policy has seen fewer than `minSamples` attempts in the
-   * window (at start, and again after a quiet spell longer than `windowMs`).
+   * The delay, ms, until the window first holds `minSamples` attempts (at start). After a
+   * quiet spell longer than `windowMs` empties the window, the last quantile learned
+   * stands in instead, until the window holds `minSamples` attempts again.
    * @default 100
    */
   initialDelay?: number;
@@ -80,7 +81,8 @@ export interface ResolvedHedge {
   /**
    * How long to wait, ms, from the start of the latest attempt before the next one: the
    * fixed delay, or the quantile of recent latencies (never below the exact one; see the
-   * estimator's error bound), or `initialDelay` until there are `minSamples` of them.
+   * estimator's error bound); while the window holds fewer than `minSamples` of them, the
+   * last quantile it gave, or `initialDelay` if it never gave one.
    * O(1) for a fixed delay; for an adaptive one, O(1) when nothing was recorded since
    * the last call and about 70 counter reads otherwise.
    */
@@ -195,7 +197,17 @@ export function resolveHedge(value: unknown, option = 'hedge'): ResolvedHedge | 
   }
   const estimator = new LatencyQuantile({ windowMs: delay.windowMs, minSamples: delay.minSamples });
   const { quantile, initialDelay } = delay;
-  const delayFor = (now: number): number => estimator.quantile(quantile, now) ?? initialDelay;
+  // The latest quantile the window produced. After a quiet spell the window empties, but
+  // what the policy learned before it is a better guess than `initialDelay`, which only
+  // stands in until the policy has ever seen `minSamples` attempts: falling back to it
+  // hedged every slow attempt of the first `minSamples` after each pause at 100 ms.
+  let learned: number | undefined;
+  const delayFor = (now: number): number => {
+    const estimate = estimator.quantile(quantile, now);
+    if (estimate === undefined) return learned ?? initialDelay;
+    learned = estimate;
+    return estimate;
+  };
   return Object.freeze({
     maxAttempts,
     delay: Object.freeze(delay),

@@ -134,14 +134,35 @@ describe('resolveHedge: the adaptive delay', () => {
     expect(delay).toBeLessThanOrEqual(9 * (1 + RELATIVE_ERROR));
   });
 
-  it('goes back to initialDelay after a quiet spell longer than the window', () => {
+  it('keeps the last quantile through a quiet spell longer than the window, not initialDelay', () => {
     const hedge = resolveHedge({
       delay: { quantile: 0.5, initialDelay: 75, minSamples: 3, windowMs: 1_000 },
     });
     if (hedge === undefined) throw new Error('expected a hedge');
     for (let i = 0; i < 3; i++) hedge.recordAttempt(4, 0);
-    expect(hedge.delayFor(0)).toBeLessThan(5);
-    expect(hedge.delayFor(1_000)).toBe(75);
+    const learned = hedge.delayFor(0);
+    expect(learned).toBeGreaterThanOrEqual(4);
+    expect(learned).toBeLessThan(5);
+    // The window is empty again, and then holds fewer than minSamples: the last quantile stands.
+    expect(hedge.delayFor(1_000)).toBe(learned);
+    hedge.recordAttempt(40, 1_000);
+    hedge.recordAttempt(40, 1_000);
+    expect(hedge.delayFor(1_000)).toBe(learned);
+    // minSamples in the window again: the quantile of the new latencies.
+    hedge.recordAttempt(40, 1_000);
+    expect(hedge.delayFor(1_000)).toBeGreaterThanOrEqual(40);
+    expect(hedge.delayFor(1_000)).toBeLessThanOrEqual(40 * (1 + RELATIVE_ERROR));
+  });
+
+  it('waits initialDelay after a quiet spell when it never had minSamples', () => {
+    const hedge = resolveHedge({
+      delay: { quantile: 0.5, initialDelay: 75, minSamples: 3, windowMs: 1_000 },
+    });
+    if (hedge === undefined) throw new Error('expected a hedge');
+    hedge.recordAttempt(4, 0);
+    hedge.recordAttempt(4, 0);
+    expect(hedge.delayFor(0)).toBe(75);
+    expect(hedge.delayFor(5_000)).toBe(75);
   });
 
   it('records an abandoned attempt only when it ran at least as long as the delay', () => {

@@ -135,6 +135,41 @@ describe('hedging', () => {
     expect(call.settled).toMatchObject({ status: 'fulfilled', value: 'hedge' });
   });
 
+  it('after a quiet spell longer than the window, hedges at the learned delay, not initialDelay', async () => {
+    // Issue 19: a policy whose traffic paused for longer than windowMs went back to the
+    // initial 100 ms, so the slow attempts among the next minSamples waited 100 ms for
+    // their hedge (the gRPC adaptive p99.9 of 106 ms in the hedging benchmark).
+    const clock = new ManualClock();
+    const p = policy({
+      clock,
+      hedge: {
+        maxAttempts: 2,
+        delay: { quantile: 0.95, initialDelay: 100, minSamples: 50, windowMs: 1_000 },
+      },
+    });
+    for (let i = 0; i < 60; i++) {
+      const call = p.execute(
+        () =>
+          new Promise<string>((resolve) => {
+            clock.setTimeout(() => resolve('fast'), 10);
+          }),
+      );
+      await clock.advance(10);
+      await call;
+    }
+    // Quiet for five windows: every sample has left the window.
+    await clock.advance(5_000);
+    const { fn, attempts } = manual();
+    const call = clock.watch(p.execute(fn));
+    await clock.advance(9);
+    expect(attempts).toHaveLength(1);
+    await clock.advance(2);
+    expect(attempts).toHaveLength(2);
+    attempts[1]?.resolve('hedge');
+    await clock.advance(0);
+    expect(call.settled).toMatchObject({ status: 'fulfilled', value: 'hedge' });
+  });
+
   it('refuses hedge with retry: false, and validates its options', () => {
     expect(() => policy({ retry: false, hedge: { maxAttempts: 2, delay: 5 } })).toThrow(InvalidOptionsError);
     expect(() => policy({ hedge: { maxAttempts: 11, delay: 5 } })).toThrow(/hedge\.maxAttempts/);
