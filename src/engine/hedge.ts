@@ -128,8 +128,13 @@ function stopHedging(op: OperationBase<unknown>): void {
   }
 }
 
-/** The adaptive hedge delay learns every attempt's latency; a loser's is only a floor. */
+/**
+ * The adaptive hedge delay learns how long first attempts take (a loser's time is only a
+ * floor). It is compared with how long the first attempt has run, so hedges, mostly fast,
+ * would pull the quantile down and hedge more than `1 - quantile` of operations.
+ */
 export function recordLatency(hedge: ResolvedHedge, attempt: Attempt, end: AttemptEnd, now: number): void {
+  if (attempt.attempt !== 1) return;
   if (end === 'aborted') hedge.recordAbandoned(now - attempt.startedAt, now);
   else if (end !== 'deadline') hedge.recordAttempt(now - attempt.startedAt, now);
 }

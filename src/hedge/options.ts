@@ -13,12 +13,13 @@ import { InvalidOptionsError } from '../errors.js';
 import { invalid, num, obj, requireNum } from '../validate.js';
 import { LatencyQuantile, MAX_LATENCY_MS } from './latency-quantile.js';
 
-/** An adaptive hedge delay: hedge an attempt once it has run longer than a quantile of recent attempts. */
+/** An adaptive hedge delay: hedge once the first attempt has run longer than a quantile of recent first attempts. */
 export interface AdaptiveDelayOptions {
   /**
-   * The quantile of this policy's recent attempt latencies after which an attempt is
-   * hedged: `0.95` hedges an attempt once it has run longer than 95% of recent ones did.
-   * Above 0 and below 1.
+   * The quantile of this policy's recent first-attempt latencies after which an operation
+   * is hedged: `0.95` hedges once the first attempt has run longer than 95% of recent
+   * first attempts did (hedges are not learned: mostly fast, they would pull the quantile
+   * down and hedge more than 5% of operations). Above 0 and below 1.
    */
   quantile: number;
   /**

@@ -170,6 +170,37 @@ describe('hedging', () => {
     expect(call.settled).toMatchObject({ status: 'fulfilled', value: 'hedge' });
   });
 
+  it('an adaptive delay learns from first attempts only: fast-failing hedges do not pull it down', async () => {
+    // The delay is compared with how long the first attempt has run, so only first attempts
+    // teach it. Were hedges learned too, each hedge failing in 1 ms here would balance a
+    // first attempt's 60 ms, and the median would stay at the 20 ms learned first.
+    const clock = new ManualClock();
+    const p = policy({
+      clock,
+      retry: { budget: false },
+      hedge: { maxAttempts: 2, delay: { quantile: 0.5, initialDelay: 100, minSamples: 10 } },
+    });
+    const run = async (firstMs: number): Promise<void> => {
+      const call = p.execute(
+        (ctx) =>
+          new Promise<string>((resolve, reject) => {
+            if (ctx.attempt === 1) clock.setTimeout(() => resolve('first'), firstMs);
+            else clock.setTimeout(() => reject(transient()), 1);
+          }),
+      );
+      await clock.advance(firstMs + 1);
+      await expect(call).resolves.toBe('first');
+    };
+    for (let i = 0; i < 10; i++) await run(20);
+    const hedge = p.config.hedge;
+    const learned = hedge?.delayFor(clock.now()) ?? 0;
+    expect(learned).toBeGreaterThanOrEqual(20);
+    expect(learned).toBeLessThanOrEqual(21);
+    for (let i = 0; i < 30; i++) await run(60);
+    // First attempts: 10 of 20 ms and 30 of 60 ms; their median is 60 ms (at most 1/32 off).
+    expect(hedge?.delayFor(clock.now())).toBeGreaterThanOrEqual(58);
+  });
+
   it('refuses hedge with retry: false, and validates its options', () => {
     expect(() => policy({ retry: false, hedge: { maxAttempts: 2, delay: 5 } })).toThrow(InvalidOptionsError);
     expect(() => policy({ hedge: { maxAttempts: 11, delay: 5 } })).toThrow(/hedge\.maxAttempts/);
