@@ -1,0 +1,88 @@
+// Instructions per call of the engine bench's cases, on the release before the one-engine
+// core (built from git, see lib/baseline.mjs) and on this build: the figure that holds
+// still on a machine whose CPU time moves by tens of percent from round to round.
+//
+//   node bench/instructions.mjs [case ...]      (needs valgrind; about 10 minutes for all)
+//
+// Each figure is (instructions of a process that makes N calls − those of one that makes
+// none) / N, counted by valgrind's cachegrind with node --single-threaded (so the compiler
+// and the collector run on the counted thread), after 200k unmeasured calls in both; the
+// least of three runs is reported, since a run where V8 happens to optimise worse only adds.
+// Not part of `npm run bench`: it is slow, and needs valgrind.
+import { execFileSync, spawnSync } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { buildBaseline } from './lib/baseline.mjs';
+
+const N = Number(process.env.BENCH_CALLS ?? 300_000);
+const RUNS = 3;
+const CASES = ['full', 'fullopt', 'open', 'openopt', 'plain'];
+const WARMUP = 200_000;
+
+if (process.argv[2] === 'case') {
+  const [, , , dist, name, calls] = process.argv;
+  const { circuitBreaker, policy, retryBudget } = await import(`${dist}/index.js`);
+  const full = policy({
+    deadline: 10_000,
+    attemptTimeout: 5_000,
+    retry: { maxAttempts: 3, budget: retryBudget() },
+    circuitBreaker: circuitBreaker(),
+  });
+  const openBreaker = circuitBreaker();
+  openBreaker.isolate();
+  const open = policy({ retry: false, circuitBreaker: openBreaker });
+  const plain = policy();
+  const work = async () => 1;
+  const swallow = () => {};
+  const options = () => ({ deadline: Date.now() + 10_000, key: 'orders' });
+  const fn = {
+    full: () => full.execute(work),
+    fullopt: () => full.execute(work, options()),
+    open: () => open.execute(work).catch(swallow),
+    openopt: () => open.execute(work, options()).catch(swallow),
+    plain: () => plain.execute(work),
+  }[name];
+  for (let i = 0; i < WARMUP; i++) await fn();
+  for (let i = 0; i < Number(calls); i++) await fn();
+  process.exit(0);
+}
+
+const self = fileURLToPath(import.meta.url);
+function instructions(dist, name, calls) {
+  const run = spawnSync(
+    'valgrind',
+    [
+      '--tool=cachegrind',
+      '--cache-sim=no',
+      '--cachegrind-out-file=/dev/null',
+      process.execPath,
+      '--single-threaded',
+      self,
+      'case',
+      dist,
+      name,
+      String(calls),
+    ],
+    { encoding: 'utf8' },
+  );
+  const match = /I\s+refs:\s+([\d,]+)/.exec(run.stderr);
+  if (run.status !== 0 || match === null)
+    throw new Error(`valgrind failed for ${name}: ${run.stderr.slice(-500)}`);
+  return Number(match[1].replaceAll(',', ''));
+}
+function perCall(dist, name) {
+  const counts = [];
+  for (let r = 0; r < RUNS; r++) counts.push((instructions(dist, name, N) - instructions(dist, name, 0)) / N);
+  return Math.min(...counts);
+}
+
+execFileSync('valgrind', ['--version']);
+const { commit, dist: before } = buildBaseline();
+const after = new URL('../dist', import.meta.url).pathname;
+const cases = process.argv.length > 2 ? process.argv.slice(2) : CASES;
+console.log(`| case | ${commit} | this build | change |\n| --- | ---: | ---: | ---: |`);
+for (const name of cases) {
+  const b = perCall(before, name);
+  const a = perCall(after, name);
+  const change = ((a / b - 1) * 100).toFixed(1);
+  console.log(`| ${name} | ${Math.round(b)} | ${Math.round(a)} | ${a >= b ? '+' : ''}${change}% |`);
+}
