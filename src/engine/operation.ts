@@ -226,16 +226,7 @@ export class Operation<T> extends OperationBase<T> implements AttemptOwner, Time
       hedgedFailure(this, attempt, failure, now);
       return;
     }
-    const { verdict, hinted } = retryAfterFailure(
-      cfg,
-      this.options,
-      attempt,
-      failure,
-      now,
-      this.deadline,
-      this.previousDelay,
-      this,
-    );
+    const { verdict, hinted } = retryAfterFailure(this, attempt, failure, now);
     if (typeof verdict !== 'number') {
       if (this.listening) this.emit(report.retryRefused(cfg.name, now, attempt.attempt, verdict, failure));
       if (this.inFlight === undefined) this.settle(false, failure);

@@ -13,7 +13,7 @@
 import type { RetryRefusedReason } from '../events.js';
 import type { Backoff } from '../retry/backoff.js';
 import { isRetryableByDefault, type RetryDecision } from '../retry/classify.js';
-import type { AttemptContext, ExecuteOptions, PolicyConfig, RetryOn } from '../types.js';
+import type { AttemptContext, ExecuteOptions, RetryOn } from '../types.js';
 import { breakerOpen } from './breaker.js';
 import type { OperationBase } from './operation-base.js';
 
@@ -101,16 +101,13 @@ export function decideRetry(input: RetryInput): number | RetryRefusedReason {
  * breaker is asked whether it refuses attempts now only when that can matter.
  */
 export function retryAfterFailure(
-  cfg: PolicyConfig,
-  options: ExecuteOptions | undefined,
+  op: OperationBase<unknown>,
   attempt: AttemptContext,
   failure: unknown,
   now: number,
-  deadline: number | undefined,
-  previousDelay: number,
-  op: OperationBase<unknown>,
 ): { verdict: number | RetryRefusedReason; hinted: boolean } {
-  const classification = classify(failure, attempt, options, cfg.retryOn);
+  const cfg = op.policy.config;
+  const classification = classify(failure, attempt, op.options, cfg.retryOn);
   const budget = cfg.budget;
   // Like gRPC's retryThrottling, only a retryable failure takes from a token budget.
   if (classification.retry) budget?.onFailure();
@@ -120,10 +117,10 @@ export function retryAfterFailure(
     attempt: attempt.attempt,
     maxAttempts: cfg.maxAttempts,
     breakerOpen: retrying && breakerOpen(op, now),
-    deadline,
+    deadline: op.deadline,
     now,
     backoff: cfg.backoff,
-    previousDelay,
+    previousDelay: op.previousDelay,
     random: cfg.random,
   });
   if (typeof verdict === 'number' && budget !== undefined && !budget.tryRetry()) verdict = 'budget';
