@@ -9,6 +9,7 @@ import {
   type AttemptContext,
   circuitBreaker,
   InvalidOptionsError,
+  type Policy,
   policy,
   retryBudget,
 } from '../../src/index.js';
@@ -41,6 +42,33 @@ function manual(): { fn: (ctx: AttemptContext) => Promise<string>; attempts: Pen
 }
 
 const transient = (): Error => Object.assign(new Error('reset'), { code: 'ECONNRESET' });
+
+/** `n` operations in turn, each answered `ms` after it starts (what an adaptive delay learns). */
+async function answerEach(p: Policy, clock: ManualClock, n: number, ms: number): Promise<void> {
+  for (let i = 0; i < n; i++) {
+    const call = p.execute(
+      () =>
+        new Promise<string>((resolve) => {
+          clock.setTimeout(() => resolve('fast'), ms);
+        }),
+    );
+    await clock.advance(ms);
+    await call;
+  }
+}
+
+/** A new operation is hedged between 9 and 11 ms after it starts, and the hedge's answer wins. */
+async function expectHedgedAfter10ms(p: Policy, clock: ManualClock): Promise<void> {
+  const { fn, attempts } = manual();
+  const call = clock.watch(p.execute(fn));
+  await clock.advance(9);
+  expect(attempts).toHaveLength(1);
+  await clock.advance(2);
+  expect(attempts).toHaveLength(2);
+  attempts[1]?.resolve('hedge');
+  await clock.advance(0);
+  expect(call.settled).toMatchObject({ status: 'fulfilled', value: 'hedge' });
+}
 
 describe('hedging', () => {
   it('sends a hedge after the delay; the first success wins and the loser is aborted', async () => {
@@ -113,26 +141,9 @@ describe('hedging', () => {
       hedge: { maxAttempts: 2, delay: { quantile: 0.95, initialDelay: 100, minSamples: 50 } },
     });
     // 60 operations answered in 10 ms: the estimator learns that p95 is about 10 ms.
-    for (let i = 0; i < 60; i++) {
-      const call = p.execute(
-        () =>
-          new Promise<string>((resolve) => {
-            clock.setTimeout(() => resolve('fast'), 10);
-          }),
-      );
-      await clock.advance(10);
-      await call;
-    }
-    const { fn, attempts } = manual();
-    const call = clock.watch(p.execute(fn));
-    await clock.advance(9);
-    expect(attempts).toHaveLength(1);
+    await answerEach(p, clock, 60, 10);
     // Hedged near the learned p95 (10 ms, at most 1/32 above), not at the initial 100 ms.
-    await clock.advance(2);
-    expect(attempts).toHaveLength(2);
-    attempts[1]?.resolve('hedge');
-    await clock.advance(0);
-    expect(call.settled).toMatchObject({ status: 'fulfilled', value: 'hedge' });
+    await expectHedgedAfter10ms(p, clock);
   });
 
   it('after a quiet spell longer than the window, hedges at the learned delay, not initialDelay', async () => {
@@ -147,27 +158,10 @@ describe('hedging', () => {
         delay: { quantile: 0.95, initialDelay: 100, minSamples: 50, windowMs: 1_000 },
       },
     });
-    for (let i = 0; i < 60; i++) {
-      const call = p.execute(
-        () =>
-          new Promise<string>((resolve) => {
-            clock.setTimeout(() => resolve('fast'), 10);
-          }),
-      );
-      await clock.advance(10);
-      await call;
-    }
+    await answerEach(p, clock, 60, 10);
     // Quiet for five windows: every sample has left the window.
     await clock.advance(5_000);
-    const { fn, attempts } = manual();
-    const call = clock.watch(p.execute(fn));
-    await clock.advance(9);
-    expect(attempts).toHaveLength(1);
-    await clock.advance(2);
-    expect(attempts).toHaveLength(2);
-    attempts[1]?.resolve('hedge');
-    await clock.advance(0);
-    expect(call.settled).toMatchObject({ status: 'fulfilled', value: 'hedge' });
+    await expectHedgedAfter10ms(p, clock);
   });
 
   it('an adaptive delay learns from first attempts only: fast-failing hedges do not pull it down', async () => {
