@@ -8,37 +8,12 @@ import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { BASELINE_REF, buildBaseline } from './lib/baseline.mjs';
 import { distEntry } from './lib/dist.mjs';
+import { engineCases as cases } from './lib/engine-cases.mjs';
 import { writeSection } from './lib/report.mjs';
 
 const LOOP = 500_000;
 const WARMUP = 100_000;
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 5);
-
-const work = async () => 1;
-const swallow = () => {};
-
-async function cases(url) {
-  const { circuitBreaker, policy, retryBudget } = await import(url);
-  const full = policy({
-    deadline: 10_000,
-    attemptTimeout: 5_000,
-    retry: { maxAttempts: 3, budget: retryBudget() },
-    circuitBreaker: circuitBreaker(),
-  });
-  const openBreaker = circuitBreaker();
-  openBreaker.isolate();
-  const open = policy({ retry: false, circuitBreaker: openBreaker });
-  const plain = policy();
-  return {
-    'policy() no options': () => plain.execute(work),
-    'full pipeline, no options': () => full.execute(work),
-    'full pipeline, { deadline, key }': () =>
-      full.execute(work, { deadline: Date.now() + 10_000, key: 'orders' }),
-    'open-breaker rejection, no options': () => open.execute(work).catch(swallow),
-    'open-breaker rejection, { deadline, key }': () =>
-      open.execute(work, { deadline: Date.now() + 10_000, key: 'orders' }).catch(swallow),
-  };
-}
 
 /** CPU time per call (user + system), which other processes on the machine disturb less than wall time. */
 async function time(fn) {

@@ -12,35 +12,24 @@
 import { execFileSync, spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { buildBaseline } from './lib/baseline.mjs';
+import { engineCases } from './lib/engine-cases.mjs';
 
 const N = Number(process.env.BENCH_CALLS ?? 300_000);
 const RUNS = 3;
-const CASES = ['full', 'fullopt', 'open', 'openopt', 'plain'];
+/** Short names on the command line, for the engine bench's cases. */
+const CASES = {
+  full: 'full pipeline, no options',
+  fullopt: 'full pipeline, { deadline, key }',
+  open: 'open-breaker rejection, no options',
+  openopt: 'open-breaker rejection, { deadline, key }',
+  plain: 'policy() no options',
+};
 const WARMUP = 200_000;
 
 if (process.argv[2] === 'case') {
   const [, , , dist, name, calls] = process.argv;
-  const { circuitBreaker, policy, retryBudget } = await import(`${dist}/index.js`);
-  const full = policy({
-    deadline: 10_000,
-    attemptTimeout: 5_000,
-    retry: { maxAttempts: 3, budget: retryBudget() },
-    circuitBreaker: circuitBreaker(),
-  });
-  const openBreaker = circuitBreaker();
-  openBreaker.isolate();
-  const open = policy({ retry: false, circuitBreaker: openBreaker });
-  const plain = policy();
-  const work = async () => 1;
-  const swallow = () => {};
-  const options = () => ({ deadline: Date.now() + 10_000, key: 'orders' });
-  const fn = {
-    full: () => full.execute(work),
-    fullopt: () => full.execute(work, options()),
-    open: () => open.execute(work).catch(swallow),
-    openopt: () => open.execute(work, options()).catch(swallow),
-    plain: () => plain.execute(work),
-  }[name];
+  const all = await engineCases(`${dist}/index.js`);
+  const fn = all[CASES[name]];
   for (let i = 0; i < WARMUP; i++) await fn();
   for (let i = 0; i < Number(calls); i++) await fn();
   process.exit(0);
@@ -78,7 +67,7 @@ function perCall(dist, name) {
 execFileSync('valgrind', ['--version']);
 const { commit, dist: before } = buildBaseline();
 const after = new URL('../dist', import.meta.url).pathname;
-const cases = process.argv.length > 2 ? process.argv.slice(2) : CASES;
+const cases = process.argv.length > 2 ? process.argv.slice(2) : Object.keys(CASES);
 console.log(`| case | ${commit} | this build | change |\n| --- | ---: | ---: | ---: |`);
 for (const name of cases) {
   const b = perCall(before, name);
