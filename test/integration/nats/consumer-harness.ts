@@ -5,7 +5,22 @@
  */
 import { type BreakwaterEvent, backoff, policy } from '../../../src/index.js';
 import { jetStreamPublisher, type ResilientOutcome } from '../../../src/nats/index.js';
-import { type ClientKit, type KitMsg, type PullMode, until } from './clients.js';
+import { type ClientKit, type ConsumerState, type KitMsg, type PullMode, until } from './clients.js';
+
+/**
+ * Waits until the durable consumer `worker` has nothing pending and nothing awaiting an ack,
+ * and returns its state. A plain ack is fire-and-forget: the server may count it a moment
+ * after the handler's outcome resolved, so the state is read until it settles (5 s at most).
+ */
+export async function drained(kit: ClientKit, stream: string): Promise<ConsumerState> {
+  const end = Date.now() + 5_000;
+  for (;;) {
+    const state = await kit.consumerState(stream, 'worker');
+    if (state.pending === 0 && state.ackPending === 0) return state;
+    if (Date.now() > end) throw new Error(`${stream} still has work after 5 s: ${JSON.stringify(state)}`);
+    await sleep(25);
+  }
+}
 
 export const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 

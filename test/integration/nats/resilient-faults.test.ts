@@ -13,7 +13,7 @@ import {
 import { type BreakwaterEvent, backoff, circuitBreaker, policy } from '../../../src/index.js';
 import { DeadLetterHeaders, jetStreamPublisher, resilientHandler } from '../../../src/nats/index.js';
 import { type ClientKit, type ClientVersion, connectKit, VERSIONS } from './clients.js';
-import { dlqPublisher, runConsumer as run, sleep } from './consumer-harness.js';
+import { dlqPublisher, drained, runConsumer as run, sleep } from './consumer-harness.js';
 
 const available = natsServerAvailable();
 
@@ -92,7 +92,7 @@ describe.skipIf(!available)(
         expect(copies).toHaveLength(1);
         expect(copies[0]?.headers[DeadLetterHeaders.deliveryCount]).toBe('5');
         expect(calls).toBe(5);
-        expect(await kit.consumerState(stream, 'worker')).toMatchObject({ pending: 0, ackPending: 0 });
+        await drained(kit, stream);
       });
 
       it('a copy whose ack is lost and whose publisher gives up: the message comes back, the second copy is dropped as a duplicate', async () => {
@@ -147,7 +147,7 @@ describe.skipIf(!available)(
         );
         expect(copies).toHaveLength(1);
         expect(copies[0]?.headers[DeadLetterHeaders.deliveryCount]).toBe('5');
-        expect(await kit.consumerState(stream, 'worker')).toMatchObject({ pending: 0, ackPending: 0 });
+        await drained(kit, stream);
       });
 
       it('an open breaker: no handler call while it is open, one delivery per message per open period, none dead-lettered', async () => {
@@ -202,7 +202,7 @@ describe.skipIf(!available)(
         expect(histories.filter((h) => h.join() === 'handler-failed,circuit-open,handled')).toHaveLength(1);
         expect(deliveries).toHaveLength(2 * MESSAGES + 1);
         expect(breaker.state).toBe('closed');
-        expect(await kit.consumerState(stream, 'worker')).toMatchObject({ pending: 0, ackPending: 0 });
+        await drained(kit, stream);
       });
 
       it("a handler that outlasts ack_wait keeps its message: working() every half of the consumer's ack_wait, read from the server", async () => {
@@ -231,7 +231,7 @@ describe.skipIf(!available)(
 
         expect(deliveries.map((d) => d.outcome?.status)).toEqual(['handled']);
         expect(calls).toBe(1);
-        expect(await kit.consumerState(stream, 'worker')).toEqual({
+        expect(await drained(kit, stream)).toEqual({
           pending: 0,
           ackPending: 0,
           redelivered: 0,

@@ -28,7 +28,7 @@ import {
   until,
   VERSIONS,
 } from './clients.js';
-import { dlqPublisher, runConsumer as run, sleep } from './consumer-harness.js';
+import { dlqPublisher, drained, runConsumer as run, sleep } from './consumer-harness.js';
 
 const available = natsServerAvailable();
 
@@ -152,7 +152,7 @@ describe.skipIf(!available)(
           'Nats-Msg-Id': `dlq:${stream}:worker:1`,
         });
         expect(copy?.headers[DeadLetterHeaders.errorMessage]).toMatch(/JSON/);
-        const state = await kit.consumerState(stream, 'worker');
+        const state = await drained(kit, stream);
         expect(state).toEqual({ pending: 0, ackPending: 0, redelivered: 0 });
         expect(events.map((e) => e.type)).toEqual(['message-dead-lettered']);
       });
@@ -207,7 +207,7 @@ describe.skipIf(!available)(
         const failed = deliveries[0]?.outcome;
         expect(failed?.status === 'retry' && failed.deadLetterError).toBeTruthy();
         expect(await kit.count(dlq)).toBe(1);
-        expect(await kit.consumerState(stream, 'worker')).toMatchObject({ pending: 0, ackPending: 0 });
+        await drained(kit, stream);
       });
     });
   },
