@@ -11,19 +11,11 @@ import { isThenable, type OperationHandler } from './handler.js';
 import { Operation } from './operation.js';
 import type { OperationObserver } from './stages.js';
 
-/** `new Promise(capture)` hands its settle functions over here, read at once: no closure per promise. */
-let capturedResolve: ((value: never) => void) | undefined;
-let capturedReject: ((reason: unknown) => void) | undefined;
-function capture(resolve: (value: never) => void, reject: (reason: unknown) => void): void {
-  capturedResolve = resolve;
-  capturedReject = reject;
-}
-
 export class ExecuteOperation<T> extends Operation<T> implements OperationHandler<T> {
   readonly promise: Promise<T>;
   private readonly fn: (attempt: AttemptHandle<T>) => T | PromiseLike<T>;
-  private readonly resolveWith: (value: T) => void;
-  private readonly rejectWith: (reason: unknown) => void;
+  private resolveWith!: (value: T) => void;
+  private rejectWith!: (reason: unknown) => void;
   /** While `execute` has not returned the promise yet (see `failed`). */
   sync = true;
 
@@ -35,9 +27,12 @@ export class ExecuteOperation<T> extends Operation<T> implements OperationHandle
   ) {
     super(policy, undefined, options, observer);
     this.fn = fn;
-    this.promise = new Promise<T>(capture);
-    this.resolveWith = capturedResolve as (value: T) => void;
-    this.rejectWith = capturedReject as (reason: unknown) => void;
+    // The settle functions go straight into this young object: kept in module state (old
+    // space), each store would cost a write barrier's slow path on every call.
+    this.promise = new Promise<T>((resolve, reject) => {
+      this.resolveWith = resolve;
+      this.rejectWith = reject;
+    });
   }
 
   startAttempt(attempt: AttemptHandle<T>): void {

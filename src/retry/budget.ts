@@ -165,7 +165,12 @@ class RatioBudget implements RetryBudget {
   }
 
   onRequest(): void {
-    if (++this.#pending < this.#batch) return;
+    // Small enough to be inlined into the caller; the fold is out of line.
+    if (++this.#pending >= this.#batch) this.#book();
+  }
+
+  /** A batch of requests is complete: folds it into the window, and sizes the next batch. */
+  #book(): void {
     const now = this.#clock.now();
     if (this.#batch === 1) {
       // This very request, made now: it belongs to the current bucket.
