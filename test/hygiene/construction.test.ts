@@ -2,7 +2,7 @@
 // #private) anywhere in a class hierarchy sends every `new` of a subclass through V8's
 // generic construct path, several hundred instructions dearer (docs/architecture.md,
 // "Where the time goes"). These checks keep the operation's hierarchy free of them.
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 
 const root = new URL('../../', import.meta.url);
@@ -33,5 +33,18 @@ describe('the operation class hierarchy', () => {
       .split('\n')
       .filter((line) => /^\s+(readonly\s+)?\w+\??\s*(:[^=]*)?=[^>=]/.test(line));
     expect(initialized).toEqual([]);
+  });
+});
+
+describe('the engine', () => {
+  // Module variables live in V8's old generation: storing a per-call value there (as the
+  // engine once kept each promise's settle functions) takes the write barrier's slow path
+  // on every call.
+  const ENGINE = readdirSync(new URL('src/engine/', root)).map((file) => `src/engine/${file}`);
+  it.each(ENGINE)('%s keeps no mutable module state', (path) => {
+    const lets = read(path)
+      .split('\n')
+      .filter((line) => /^(export\s+)?(let|var)\s/.test(line));
+    expect(lets).toEqual([]);
   });
 });
