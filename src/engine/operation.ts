@@ -208,18 +208,23 @@ export class Operation<T> extends OperationBase<T> implements AttemptOwner, Time
    * what follows: the operation's success, the next attempt after a wait, or its failure.
    */
   attemptEnded(attempt: Attempt, end: AttemptEnd, error: unknown, value: unknown): void {
-    const cfg = this.policy.config;
-    let failure = error;
-    if (end === 'timeout') {
-      failure = new AttemptTimeoutError(cfg.attemptTimeout ?? 0);
-      attempt.abort(failure);
-    }
+    const failure = end === 'timeout' ? this.timedOut(attempt) : error;
     const now = book(this, attempt, end, failure);
     if (this.state === 'done') return;
-    if (end === 'success') {
-      this.settle(true, value);
-      return;
-    }
+    if (end === 'success') this.settle(true, value);
+    else this.attemptFailed(attempt, failure, now);
+  }
+
+  /** The attempt timeout fired: its signal is aborted with the error it fails with. */
+  private timedOut(attempt: Attempt): AttemptTimeoutError {
+    const failure = new AttemptTimeoutError(this.policy.config.attemptTimeout ?? 0);
+    attempt.abort(failure);
+    return failure;
+  }
+
+  /** An attempt failed: the next attempt after a wait (or a hedge), or the operation's failure. */
+  private attemptFailed(attempt: Attempt, failure: unknown, now: number): void {
+    const cfg = this.policy.config;
     this.failures++;
     this.lastError = failure;
     if (cfg.hedge !== undefined) {
@@ -277,6 +282,12 @@ export class Operation<T> extends OperationBase<T> implements AttemptOwner, Time
     // Attempts still in flight lost (a hedge won, or the operation failed without them).
     if (this.inFlight !== undefined) endAll(this, 'aborted', result);
     release(this);
+    if (success && !this.listening) this.handler.succeeded(result as T);
+    else this.answer(success, result);
+  }
+
+  /** Tells the listeners, then the handler (or lets the policy's fallback answer a failure). */
+  private answer(success: boolean, result: unknown): void {
     const cfg = this.policy.config;
     const signal = this.options?.signal;
     const fallback =
