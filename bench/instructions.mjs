@@ -8,6 +8,9 @@
 // none) / N, counted by valgrind's cachegrind with node --single-threaded (so the compiler
 // and the collector run on the counted thread), after 200k unmeasured calls in both; the
 // least of three runs is reported, since a run where V8 happens to optimise worse only adds.
+// The young generation is pinned at the 2 MB semi-space V8 settles on natively for these
+// loops: under valgrind, 50 times slower, its time-based sizing sometimes left it at 1 MB,
+// which quadrupled the collector's share (about 700 instructions per call) at random.
 // Not part of `npm run bench`: it is slow, and needs valgrind.
 import { execFileSync, spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
@@ -45,6 +48,8 @@ function instructions(dist, name, calls) {
       '--cachegrind-out-file=/dev/null',
       process.execPath,
       '--single-threaded',
+      '--min-semi-space-size=2',
+      '--max-semi-space-size=2',
       self,
       'case',
       dist,
