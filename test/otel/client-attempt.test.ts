@@ -23,11 +23,7 @@ beforeAll(() => propagation.setGlobalPropagator(new W3CTraceContextPropagator())
 afterAll(() => propagation.disable());
 beforeEach(() => {
   sdk = new Sdk();
-  orders = openTelemetry({ tracerProvider: sdk.tracerProvider, metrics: false }).bind({
-    name: 'orders',
-    breaker: undefined,
-    keyedBreaker: undefined,
-  });
+  orders = sdk.tracedObserver();
 });
 afterEach(async () => {
   await sdk.shutdown();

@@ -20,6 +20,8 @@ import {
   type Sampler,
   SimpleSpanProcessor,
 } from '@opentelemetry/sdk-trace-base';
+import type { PolicyObserver } from '../../src/engine/stages.js';
+import { openTelemetry } from '../../src/otel/index.js';
 
 /** A reader that collects when asked (what a periodic exporter does on its timer). */
 class CollectingReader extends MetricReader {
@@ -65,6 +67,15 @@ export class Sdk {
     } finally {
       span.end();
     }
+  }
+
+  /** The observer of a policy named `orders` with `openTelemetry()` tracing (no metrics) into this SDK. */
+  tracedObserver(): PolicyObserver {
+    return openTelemetry({ tracerProvider: this.tracerProvider, metrics: false }).bind({
+      name: 'orders',
+      breaker: undefined,
+      keyedBreaker: undefined,
+    });
   }
 
   /** Finished spans, in the order they ended. */

@@ -22,11 +22,7 @@ let orders: PolicyObserver;
 
 beforeEach(() => {
   sdk = new Sdk();
-  orders = openTelemetry({ tracerProvider: sdk.tracerProvider, metrics: false }).bind({
-    name: 'orders',
-    breaker: undefined,
-    keyedBreaker: undefined,
-  });
+  orders = sdk.tracedObserver();
 });
 afterEach(async () => {
   await sdk.shutdown();
@@ -149,11 +145,7 @@ describe('attempts run with the operation span active', () => {
 
   it('a sampled-out span records nothing but still carries the trace into attempts', async () => {
     const off = new Sdk({ sampler: new AlwaysOffSampler() });
-    const observer = openTelemetry({ tracerProvider: off.tracerProvider, metrics: false }).bind({
-      name: 'orders',
-      breaker: undefined,
-      keyedBreaker: undefined,
-    });
+    const observer = off.tracedObserver();
     let inside: string | undefined;
     new Operation(observer, 'orders')
       .attempt(1, () => {
@@ -350,11 +342,7 @@ describe('outcome and status', () => {
     expect(span.status).toEqual({ code: SpanStatusCode.ERROR, message: 'no luck' });
     expect(span.attributes['error.type']).toBe('_OTHER');
     const other = new Sdk();
-    const observer = openTelemetry({ tracerProvider: other.tracerProvider, metrics: false }).bind({
-      name: 'orders',
-      breaker: undefined,
-      keyedBreaker: undefined,
-    });
+    const observer = other.tracedObserver();
     new Operation(observer, 'orders').attempt(1).attemptEnd(1, 'failure', 42).fail(42);
     expect(other.span('breakwater orders').status).toEqual({ code: SpanStatusCode.ERROR });
   });
