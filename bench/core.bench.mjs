@@ -18,6 +18,7 @@ import {
 import { bench, do_not_optimize, run } from 'mitata';
 import pRetry from 'p-retry';
 import { loadBreakwater } from './lib/dist.mjs';
+import { enginePolicies } from './lib/engine-cases.mjs';
 import { CircuitBreaker as Opossum } from './lib/opossum.cjs';
 import { writeSection } from './lib/report.mjs';
 
@@ -28,15 +29,7 @@ const work = async () => 1;
 // breakwater
 const bwRetry = policy({ retry: { maxAttempts: 3 } });
 const bwBreaker = policy({ retry: false, circuitBreaker: circuitBreaker() });
-const bwFull = policy({
-  deadline: 10_000,
-  attemptTimeout: 5_000,
-  retry: { maxAttempts: 3, budget: retryBudget() },
-  circuitBreaker: circuitBreaker(),
-});
-const openBreaker = circuitBreaker();
-openBreaker.isolate();
-const bwOpen = policy({ retry: false, circuitBreaker: openBreaker });
+const { full: bwFull, open: bwOpen } = enginePolicies({ circuitBreaker, policy, retryBudget });
 
 // cockatiel 3.2.1
 const ckRetry = cockatielRetry(handleAll, { maxAttempts: 2, backoff: new ExponentialBackoff() });

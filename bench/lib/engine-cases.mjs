@@ -5,9 +5,12 @@
 const work = async () => 1;
 const swallow = () => {};
 
-/** The cases, by name, on the breakwater build whose entry is `url`. */
-export async function engineCases(url) {
-  const { circuitBreaker, policy, retryBudget } = await import(url);
+/**
+ * The engine's policies, made with breakwater's `api` (its module's exports): the full
+ * pipeline (retry + budget + breaker + deadline + attempt timeout), one whose breaker is
+ * held open, and `policy()` defaults. The core bench compares the same ones with the peers.
+ */
+export function enginePolicies({ circuitBreaker, policy, retryBudget }) {
   const full = policy({
     deadline: 10_000,
     attemptTimeout: 5_000,
@@ -17,7 +20,12 @@ export async function engineCases(url) {
   const openBreaker = circuitBreaker();
   openBreaker.isolate();
   const open = policy({ retry: false, circuitBreaker: openBreaker });
-  const plain = policy();
+  return { full, open, plain: policy() };
+}
+
+/** The cases, by name, on the breakwater build whose entry is `url`. */
+export async function engineCases(url) {
+  const { full, open, plain } = enginePolicies(await import(url));
   const options = () => ({ deadline: Date.now() + 10_000, key: 'orders' });
   return {
     'policy() no options': () => plain.execute(work),
