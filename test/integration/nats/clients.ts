@@ -325,15 +325,26 @@ async function pullLoop(
   };
 }
 
-/** Resolves once `check()` holds, polling every `everyMs`; rejects after `timeoutMs`. */
+/**
+ * Resolves once `check()` holds, polling every `everyMs`; rejects after `timeoutMs`, naming
+ * `what` (a function is asked then, so it can say what it saw last).
+ */
 export async function until(
   check: () => boolean | Promise<boolean>,
-  { timeoutMs = 20_000, everyMs = 25, what = 'condition' } = {},
+  {
+    timeoutMs = 20_000,
+    everyMs = 25,
+    what = 'condition',
+  }: { timeoutMs?: number; everyMs?: number; what?: string | (() => string) } = {},
 ): Promise<void> {
   const end = Date.now() + timeoutMs;
   for (;;) {
     if (await check()) return;
-    if (Date.now() > end) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    if (Date.now() > end) {
+      throw new Error(
+        `timed out after ${timeoutMs} ms waiting for ${typeof what === 'string' ? what : what()}`,
+      );
+    }
     await new Promise((resolve) => setTimeout(resolve, everyMs));
   }
 }

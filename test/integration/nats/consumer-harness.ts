@@ -13,13 +13,18 @@ import { type ClientKit, type ConsumerState, type KitMsg, type PullMode, until }
  * after the handler's outcome resolved, so the state is read until it settles (5 s at most).
  */
 export async function drained(kit: ClientKit, stream: string): Promise<ConsumerState> {
-  const end = Date.now() + 5_000;
-  for (;;) {
-    const state = await kit.consumerState(stream, 'worker');
-    if (state.pending === 0 && state.ackPending === 0) return state;
-    if (Date.now() > end) throw new Error(`${stream} still has work after 5 s: ${JSON.stringify(state)}`);
-    await sleep(25);
-  }
+  let state: ConsumerState | undefined;
+  await until(
+    async () => {
+      state = await kit.consumerState(stream, 'worker');
+      return state.pending === 0 && state.ackPending === 0;
+    },
+    {
+      timeoutMs: 5_000,
+      what: () => `nothing pending or unacked on ${stream} (last: ${JSON.stringify(state)})`,
+    },
+  );
+  return state as ConsumerState;
 }
 
 export const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
